@@ -1,0 +1,113 @@
+# todos-fcgi: a FastCGI responder that caches JSONPlaceholder todos in Redis.
+#
+#   make            build build/todos-fcgi
+#   make run        install what is missing, build, serve on $PORT (5000)
+#   make demo       the same, against the local upstream (no internet needed)
+#   make test       install what is missing, build, run every suite twice:
+#                   plain, then under AddressSanitizer + UBSan
+
+CC	?= cc
+O	?= build
+WARN	 = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wshadow -Wwrite-strings -Wpointer-arith -Werror
+CFLAGS	?= -O2 -g
+CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson
+PYTHON	 = /usr/bin/python3
+
+# Sanitizer build: make SAN=1 puts everything under build/san.
+ifeq ($(SAN),1)
+O	 = build/san
+CFLAGS	 = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
+	   -fno-sanitize-recover=all
+LDFLAGS	+= -fsanitize=address,undefined
+endif
+
+SRCS	 = $(wildcard fcgi/*.c)
+OBJS	 = $(SRCS:fcgi/%.c=$(O)/%.o)
+LIBOBJS	 = $(filter-out $(O)/main.o,$(OBJS))
+UNITS	 = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
+
+# Debian packages, by the targets that need them.
+DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
+	     libcurl4-openssl-dev libjansson-dev
+DEBS_RUN   = lighttpd redis-server
+DEBS_DEMO  = python3
+DEBS_TEST  = libcmocka-dev python3 python3-pytest curl
+
+.PHONY: all run demo test unit integration sanitize deps-build deps-run \
+	deps-test clean
+.DELETE_ON_ERROR:
+
+all: $(O)/todos-fcgi
+
+$(O)/todos-fcgi: $(OBJS)
+	$(CC) $(LDFLAGS) -o $@ $(OBJS) $(LDLIBS)
+
+$(O)/%.o: fcgi/%.c fcgi/*.h | $(O)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
+
+$(O)/test_%: tests/unit/test_%.c $(LIBOBJS) fcgi/*.h | $(O)
+	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -Ifcgi $(LDFLAGS) -o $@ $< \
+	    $(LIBOBJS) $(LDLIBS) -lcmocka
+
+$(O):
+	mkdir -p $@
+
+# Installs the named Debian packages that are not installed yet:
+# one apt-get update, then one apt-get install.
+define install_missing
+	@missing=$$(for p in $(1); do \
+	    dpkg-query -W -f='$${db:Status-Status}\n' $$p 2>/dev/null | \
+	    grep -qx installed || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	    echo "installing:" $$missing; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	fi
+endef
+
+deps-build:
+	$(call install_missing,$(DEBS_BUILD))
+deps-run:
+	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN))
+deps-demo:
+	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) $(DEBS_DEMO))
+deps-test:
+	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) $(DEBS_TEST))
+
+run: deps-run
+	$(MAKE) all
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run
+
+demo: deps-demo
+	$(MAKE) all
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run --demo
+
+unit: $(UNITS)
+	@for t in $(UNITS); do echo "== $$t"; $$t || exit 1; done
+
+integration: all
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi $(PYTHON) -m pytest -q \
+	    -p no:cacheprovider tests/upstream tests/integration
+
+# The sanitizer pass: same suites, responder built with ASan+UBSan.
+# Reports go to files under build/san/reports; any file there fails.
+sanitize:
+	rm -rf build/san/reports && mkdir -p build/san/reports
+	$(MAKE) SAN=1 all $(patsubst build/%,build/san/%,$(UNITS))
+	ASAN_OPTIONS=log_path=$(CURDIR)/build/san/reports/asan:detect_leaks=1:abort_on_error=1 \
+	UBSAN_OPTIONS=log_path=$(CURDIR)/build/san/reports/ubsan:print_stacktrace=1:halt_on_error=1 \
+	    $(MAKE) SAN=1 unit integration
+	@if [ -n "$$(ls build/san/reports)" ]; then \
+	    echo "sanitizer reports:"; cat build/san/reports/*; exit 1; fi
+	@echo "sanitizers: no reports"
+
+test: deps-test
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+	$(MAKE) sanitize
+
+clean:
+	rm -rf build

@@ -1,0 +1,227 @@
+/*
+ * cache.c: the Redis side, on hiredis's blocking API with timeouts.
+ *
+ * Commands go out as argv with explicit lengths: keys and values never
+ * pass through a format string.  One hiredis reply is kept (the last hit)
+ * so that a hit's body is sent straight from hiredis's buffer, uncopied.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/time.h>
+
+#include <hiredis/hiredis.h>
+
+#include "cache.h"
+#include "clock.h"
+#include "log.h"
+
+#define BACKOFF_MIN_MS	100
+#define BACKOFF_MAX_MS	2000
+
+struct cache {
+	struct redis_target	 target;
+	struct timeval		 timeout;
+	redisContext		*ctx;
+	redisReply		*hit;		/* backs the last cache_get */
+	long long		 retry_at;	/* mono ms; no connect before */
+	long			 backoff;	/* ms, next wait after a failure */
+	int			 down_logged;
+};
+
+struct cache *
+cache_new(const struct redis_target *target, long timeout_ms)
+{
+	struct cache	*c;
+
+	if ((c = calloc(1, sizeof(*c))) == NULL)
+		return NULL;
+	c->target = *target;
+	c->timeout.tv_sec = timeout_ms / 1000;
+	c->timeout.tv_usec = (timeout_ms % 1000) * 1000;
+	c->backoff = BACKOFF_MIN_MS;
+	return c;
+}
+
+static void
+release_hit(struct cache *c)
+{
+	if (c->hit != NULL) {
+		freeReplyObject(c->hit);
+		c->hit = NULL;
+	}
+}
+
+void
+cache_free(struct cache *c)
+{
+	if (c == NULL)
+		return;
+	release_hit(c);
+	if (c->ctx != NULL)
+		redisFree(c->ctx);
+	free(c);
+}
+
+/* Closes the connection and schedules the next connect attempt. */
+static void
+drop(struct cache *c, const char *what)
+{
+	if (c->ctx != NULL) {
+		if (!c->down_logged)
+			log_warn("%s: redis %s failed: %s", __func__, what,
+			    c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
+		redisFree(c->ctx);
+		c->ctx = NULL;
+	}
+	c->down_logged = 1;
+	c->retry_at = clock_mono_ms() + c->backoff;
+	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    c->backoff * 2;
+}
+
+/* A command whose reply must be +OK; used while setting up a connection. */
+static int
+expect_ok(redisContext *ctx, redisReply *r)
+{
+	int	ok = r != NULL && r->type == REDIS_REPLY_STATUS &&
+		    strcmp(r->str, "OK") == 0;
+
+	if (r != NULL && !ok && r->type == REDIS_REPLY_ERROR)
+		(void)snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", r->str);
+	if (r != NULL)
+		freeReplyObject(r);
+	return ok ? 0 : -1;
+}
+
+/* Returns 0 with c->ctx usable, or -1 (down, or still backing off). */
+static int
+ensure(struct cache *c)
+{
+	const struct redis_target	*t = &c->target;
+
+	if (c->ctx != NULL)
+		return 0;
+	if (clock_mono_ms() < c->retry_at)
+		return -1;
+	if (t->is_unix)
+		c->ctx = redisConnectUnixWithTimeout(t->path, c->timeout);
+	else
+		c->ctx = redisConnectWithTimeout(t->host, t->port, c->timeout);
+	if (c->ctx == NULL) {
+		drop(c, "connect (out of memory)");
+		return -1;
+	}
+	if (c->ctx->err != 0 ||
+	    redisSetTimeout(c->ctx, c->timeout) != REDIS_OK) {
+		drop(c, "connect");
+		return -1;
+	}
+	if (!t->is_unix)
+		(void)redisEnableKeepAlive(c->ctx);
+	if (t->password[0] != '\0' && expect_ok(c->ctx,
+	    redisCommand(c->ctx, "AUTH %s", t->password)) == -1) {
+		drop(c, "AUTH");
+		return -1;
+	}
+	if (t->db != 0 && expect_ok(c->ctx,
+	    redisCommand(c->ctx, "SELECT %d", t->db)) == -1) {
+		drop(c, "SELECT");
+		return -1;
+	}
+	if (c->down_logged)
+		log_info("%s: redis connection restored", __func__);
+	c->down_logged = 0;
+	c->backoff = BACKOFF_MIN_MS;
+	return 0;
+}
+
+/*
+ * Runs one command given as argv.  A connection that Redis closed while it
+ * sat idle (a restart) is remade once at once, so a restart that is already
+ * over costs no request a BYPASS; a timeout is not retried, it would only
+ * double the wait.  Returns the reply (caller frees) or NULL: down.
+ */
+static redisReply *
+command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
+{
+	redisReply	*r;
+	int		 attempt;
+
+	for (attempt = 0; attempt < 2; attempt++) {
+		if (ensure(c) == -1)
+			return NULL;
+		r = redisCommandArgv(c->ctx, argc, argv, argvlen);
+		if (r != NULL)
+			return r;
+		if (attempt == 0 && c->ctx->err == REDIS_ERR_EOF) {
+			redisFree(c->ctx);
+			c->ctx = NULL;
+			continue;
+		}
+		drop(c, argv[0]);
+		return NULL;
+	}
+	return NULL;
+}
+
+enum err
+cache_get(struct cache *c, const char *key, size_t keylen, const char **val,
+    size_t *len)
+{
+	const char	*argv[] = { "GET", key };
+	size_t		 argvlen[] = { 3, keylen };
+	redisReply	*r;
+
+	*val = NULL;
+	*len = 0;
+	release_hit(c);
+	if ((r = command(c, 2, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	switch (r->type) {
+	case REDIS_REPLY_NIL:
+		freeReplyObject(r);
+		return ERR_OK;
+	case REDIS_REPLY_STRING:
+		c->hit = r;
+		*val = r->str;
+		*len = r->len;
+		return ERR_OK;
+	case REDIS_REPLY_ERROR:
+		log_warn("%s: redis GET: %.200s", __func__, r->str);
+		break;
+	default:
+		log_warn("%s: redis GET: unexpected reply type %d", __func__,
+		    r->type);
+		break;
+	}
+	freeReplyObject(r);
+	return ERR_CACHE_REPLY;
+}
+
+enum err
+cache_set(struct cache *c, const char *key, size_t keylen, const char *val,
+    size_t len, long ttl)
+{
+	char		 ttlbuf[24];
+	const char	*argv[] = { "SET", key, val, "EX", ttlbuf };
+	size_t		 argvlen[] = { 3, keylen, len, 2, 0 };
+	redisReply	*r;
+	enum err	 e = ERR_OK;
+	int		 n;
+
+	release_hit(c);
+	n = snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
+	if (n < 0 || (size_t)n >= sizeof(ttlbuf))
+		return ERR_INTERNAL;
+	argvlen[4] = (size_t)n;
+	if ((r = command(c, 5, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0) {
+		log_warn("%s: redis SET: %.200s", __func__,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		e = ERR_CACHE_REPLY;
+	}
+	freeReplyObject(r);
+	return e;
+}

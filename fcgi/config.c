@@ -1,0 +1,288 @@
+/*
+ * config.c: environment -> struct config.  Every value is checked for
+ * syntax and range here, so the rest of the responder trusts its config.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "config.h"
+
+#define DEFAULT_UPSTREAM	"https://jsonplaceholder.typicode.com"
+#define DEFAULT_REDIS		"redis://127.0.0.1:6379/0"
+#define DEFAULT_PREFIX		"todos:v1:"
+
+static int
+fail(char *err, size_t errsz, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+fail(char *err, size_t errsz, const char *fmt, ...)
+{
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(err, errsz, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+/* Whole-string decimal in [min, max]; no sign, no spaces, no hex. */
+static int
+parse_long(const char *s, long min, long max, long *out)
+{
+	char	*end;
+	long	 v;
+
+	if (s[0] < '0' || s[0] > '9')
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+get_long(config_lookup lookup, const char *name, long def, long min,
+    long max, long *out, char *err, size_t errsz)
+{
+	const char	*s = lookup(name);
+
+	if (s == NULL || *s == '\0') {
+		*out = def;
+		return 0;
+	}
+	if (parse_long(s, min, max, out) == -1)
+		return fail(err, errsz, "%s: '%.64s' is not an integer in "
+		    "%ld..%ld", name, s, min, max);
+	return 0;
+}
+
+/* Copies src into dst[size]; -1 when it does not fit. */
+static int
+copy(char *dst, size_t size, const char *src, size_t len)
+{
+	if (len >= size)
+		return -1;
+	memcpy(dst, src, len);
+	dst[len] = '\0';
+	return 0;
+}
+
+static int
+unreserved_host(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= 'A' && s[i] <= 'Z') ||
+		    (s[i] >= '0' && s[i] <= '9') ||
+		    s[i] == '.' || s[i] == '-' || s[i] == '_' || s[i] == ':'))
+			return 0;
+	return len > 0;
+}
+
+int
+config_redis_url(struct redis_target *t, const char *url, char *err,
+    size_t errsz)
+{
+	const char	*p, *at, *hostend, *slash, *q;
+	long		 v;
+
+	memset(t, 0, sizeof(*t));
+	t->port = 6379;
+
+	if (strncmp(url, "unix://", 7) == 0) {
+		p = url + 7;
+		t->is_unix = 1;
+		if (*p != '/')
+			return fail(err, errsz, "unix socket path must be "
+			    "absolute (unix:///path/redis.sock)");
+		q = strchr(p, '?');
+		if (copy(t->path, sizeof(t->path), p,
+		    q ? (size_t)(q - p) : strlen(p)) == -1)
+			return fail(err, errsz, "unix socket path too long");
+		if (q == NULL)
+			return 0;
+		if (strncmp(q, "?db=", 4) != 0 ||
+		    parse_long(q + 4, 0, 15, &v) == -1)
+			return fail(err, errsz, "only ?db=0..15 may follow "
+			    "the socket path");
+		t->db = (int)v;
+		return 0;
+	}
+	if (strncmp(url, "redis://", 8) != 0)
+		return fail(err, errsz, "'%.64s' must start with redis:// or "
+		    "unix://", url);
+	p = url + 8;
+
+	/* [user][:password]@ -- only the password is used (AUTH). */
+	slash = strchr(p, '/');
+	at = strchr(p, '@');
+	if (at != NULL && (slash == NULL || at < slash)) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+
+		if (colon != NULL && copy(t->password, sizeof(t->password),
+		    colon + 1, (size_t)(at - colon - 1)) == -1)
+			return fail(err, errsz, "password too long");
+		p = at + 1;
+	}
+
+	/* host, [v6] or name, then :port */
+	if (*p == '[') {
+		hostend = strchr(p, ']');
+		if (hostend == NULL || (slash && hostend > slash))
+			return fail(err, errsz, "unterminated [IPv6] host");
+		if (!unreserved_host(p + 1, (size_t)(hostend - p - 1)) ||
+		    copy(t->host, sizeof(t->host), p + 1,
+		    (size_t)(hostend - p - 1)) == -1)
+			return fail(err, errsz, "bad IPv6 host");
+		p = hostend + 1;
+	} else {
+		hostend = p + strcspn(p, ":/");
+		if (memchr(p, ':', (size_t)(hostend - p)) != NULL ||
+		    !unreserved_host(p, (size_t)(hostend - p)) ||
+		    copy(t->host, sizeof(t->host), p,
+		    (size_t)(hostend - p)) == -1)
+			return fail(err, errsz, "missing or bad host");
+		p = hostend;
+	}
+	if (*p == ':') {
+		char	 num[8];
+		size_t	 n = strcspn(p + 1, "/");
+
+		if (copy(num, sizeof(num), p + 1, n) == -1 ||
+		    parse_long(num, 1, 65535, &v) == -1)
+			return fail(err, errsz, "port must be 1..65535");
+		t->port = (int)v;
+		p += 1 + n;
+	}
+	if (*p == '\0')
+		return 0;
+	if (*p != '/')
+		return fail(err, errsz, "unexpected '%.16s' after host", p);
+	p++;
+	if (*p == '\0')
+		return 0;
+	if (parse_long(p, 0, 15, &v) == -1)
+		return fail(err, errsz, "database must be 0..15");
+	t->db = (int)v;
+	return 0;
+}
+
+static int
+load_upstream(struct config *cfg, const char *s, char *err, size_t errsz)
+{
+	const char	*host;
+	size_t		 len, i;
+
+	if (s == NULL || *s == '\0')
+		s = DEFAULT_UPSTREAM;
+	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
+		return fail(err, errsz, "UPSTREAM_URL: '%.64s' must start "
+		    "with http:// or https://", s);
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f ||
+		    s[i] == '?' || s[i] == '#')
+			return fail(err, errsz, "UPSTREAM_URL: no spaces, "
+			    "control characters, query or fragment allowed");
+	while (len > 0 && s[len - 1] == '/')
+		len--;
+	if (copy(cfg->upstream_url, sizeof(cfg->upstream_url), s, len) == -1)
+		return fail(err, errsz, "UPSTREAM_URL: longer than %d bytes",
+		    CONFIG_URL_MAX - 1);
+	host = cfg->upstream_url + (cfg->upstream_url[4] == 's' ? 8 : 7);
+	if (*host == '\0' || *host == '/' || *host == ':' || *host == '@')
+		return fail(err, errsz, "UPSTREAM_URL: missing host");
+	return 0;
+}
+
+static int
+load_log_level(struct config *cfg, const char *s, char *err, size_t errsz)
+{
+	static const struct {
+		const char	*name;
+		enum log_level	 level;
+	} levels[] = {
+		{ "error", LOG_ERROR }, { "warn", LOG_WARN },
+		{ "warning", LOG_WARN }, { "info", LOG_INFO },
+		{ "debug", LOG_DEBUG },
+	};
+	size_t	i;
+
+	cfg->log_level = LOG_INFO;
+	if (s == NULL || *s == '\0')
+		return 0;
+	for (i = 0; i < sizeof(levels) / sizeof(levels[0]); i++)
+		if (strcasecmp(s, levels[i].name) == 0) {
+			cfg->log_level = levels[i].level;
+			return 0;
+		}
+	return fail(err, errsz, "LOG_LEVEL: '%.32s' is not one of error, "
+	    "warn, info, debug", s);
+}
+
+static int
+load_prefix(struct config *cfg, const char *s, char *err, size_t errsz)
+{
+	size_t	i, len;
+
+	if (s == NULL)
+		s = DEFAULT_PREFIX;
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f)
+			return fail(err, errsz, "CACHE_PREFIX: no spaces or "
+			    "control characters allowed");
+	if (len == 0 || copy(cfg->cache_prefix, sizeof(cfg->cache_prefix),
+	    s, len) == -1)
+		return fail(err, errsz, "CACHE_PREFIX: must be 1..%d bytes",
+		    CONFIG_PREFIX_MAX - 1);
+	return 0;
+}
+
+int
+config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
+{
+	const char	*s;
+	char		 why[192];
+	long		 port;
+
+	memset(cfg, 0, sizeof(*cfg));
+	if (errsz > 0)
+		err[0] = '\0';
+
+	if (get_long(lookup, "PORT", 5000, 1, 65535, &port, err,
+	    errsz) == -1)
+		return -1;
+	cfg->port = (int)port;
+	if (get_long(lookup, "CACHE_TTL", 60, 1, 31536000, &cfg->cache_ttl,
+	    err, errsz) == -1 ||
+	    get_long(lookup, "UPSTREAM_TIMEOUT_MS", 5000, 1, 600000,
+	    &cfg->upstream_timeout_ms, err, errsz) == -1 ||
+	    get_long(lookup, "UPSTREAM_MAX_BYTES", 8L << 20, 1024, 1L << 30,
+	    &cfg->upstream_max_bytes, err, errsz) == -1 ||
+	    get_long(lookup, "REDIS_TIMEOUT_MS", 250, 1, 60000,
+	    &cfg->redis_timeout_ms, err, errsz) == -1)
+		return -1;
+
+	if (load_upstream(cfg, lookup("UPSTREAM_URL"), err, errsz) == -1 ||
+	    load_prefix(cfg, lookup("CACHE_PREFIX"), err, errsz) == -1 ||
+	    load_log_level(cfg, lookup("LOG_LEVEL"), err, errsz) == -1)
+		return -1;
+
+	s = lookup("REDIS_URL");
+	if (s == NULL || *s == '\0')
+		s = DEFAULT_REDIS;
+	if (config_redis_url(&cfg->redis, s, why, sizeof(why)) == -1)
+		return fail(err, errsz, "REDIS_URL: %s", why);
+	return 0;
+}

@@ -1,0 +1,144 @@
+/*
+ * entry.c: encode and decode the stored entry (see entry.h for the format).
+ * The decoder runs on every cache hit and on bytes anyone with access to
+ * Redis could have written, so it allocates nothing and trusts nothing.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry.h"
+
+#define STORED_MS_MAX	253402300799999LL	/* year 9999 */
+#define TTL_MAX		2147483647L
+
+enum err
+entry_encode(const struct entry *e, char **out, size_t *outlen)
+{
+	char	head[ENTRY_HEAD_MAX];
+	char	*buf;
+	int	n;
+
+	*out = NULL;
+	*outlen = 0;
+	if (e->stored_ms < 0 || e->stored_ms > STORED_MS_MAX || e->ttl < 0 ||
+	    e->status < 100 || e->status > 599)
+		return ERR_INTERNAL;
+	n = snprintf(head, sizeof(head), "t=%lld\nttl=%ld\ns=%d\n\n",
+	    e->stored_ms, e->ttl, e->status);
+	if (n < 0 || (size_t)n >= sizeof(head))
+		return ERR_INTERNAL;
+	if (e->body_len > (size_t)-1 - (size_t)n - 1)
+		return ERR_NOMEM;
+	if ((buf = malloc((size_t)n + e->body_len + 1)) == NULL)
+		return ERR_NOMEM;
+	memcpy(buf, head, (size_t)n);
+	if (e->body_len > 0)
+		memcpy(buf + n, e->body, e->body_len);
+	buf[(size_t)n + e->body_len] = '\0';
+	*out = buf;
+	*outlen = (size_t)n + e->body_len;
+	return ERR_OK;
+}
+
+/* Decimal digits s[len] into [0, max]; -1 on anything else. */
+static int
+digits(const char *s, size_t len, long long max, long long *out)
+{
+	long long	v = 0;
+	size_t		i;
+
+	if (len == 0 || len > 18)
+		return -1;
+	for (i = 0; i < len; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		v = v * 10 + (s[i] - '0');
+	}
+	if (v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int
+is_name(const char *s, size_t len)
+{
+	size_t	i;
+
+	for (i = 0; i < len; i++)
+		if (!((s[i] >= 'a' && s[i] <= 'z') ||
+		    (s[i] >= '0' && s[i] <= '9') || s[i] == '-' || s[i] == '_'))
+			return 0;
+	return len > 0;
+}
+
+enum err
+entry_decode(const char *buf, size_t len, struct entry *e)
+{
+	struct entry	 out;
+	const char	*p = buf, *end, *nl, *eq;
+	size_t		 headlen;
+	long long	 v;
+	int		 have_t = 0, have_ttl = 0;
+
+	memset(e, 0, sizeof(*e));
+	memset(&out, 0, sizeof(out));
+	out.status = 200;
+
+	end = buf + (len < ENTRY_HEAD_MAX ? len : ENTRY_HEAD_MAX);
+	for (;;) {
+		if ((nl = memchr(p, '\n', (size_t)(end - p))) == NULL)
+			return ERR_ENTRY_CORRUPT;
+		if (nl == p)
+			break;		/* the empty line: body follows */
+		if ((eq = memchr(p, '=', (size_t)(nl - p))) == NULL ||
+		    !is_name(p, (size_t)(eq - p)))
+			return ERR_ENTRY_CORRUPT;
+		headlen = (size_t)(eq - p);
+		if (headlen == 1 && p[0] == 't') {
+			if (digits(eq + 1, (size_t)(nl - eq - 1), STORED_MS_MAX,
+			    &v) == -1)
+				return ERR_ENTRY_CORRUPT;
+			out.stored_ms = v;
+			have_t = 1;
+		} else if (headlen == 3 && memcmp(p, "ttl", 3) == 0) {
+			if (digits(eq + 1, (size_t)(nl - eq - 1), TTL_MAX,
+			    &v) == -1)
+				return ERR_ENTRY_CORRUPT;
+			out.ttl = (long)v;
+			have_ttl = 1;
+		} else if (headlen == 1 && p[0] == 's') {
+			if (digits(eq + 1, (size_t)(nl - eq - 1), 599,
+			    &v) == -1 || v < 100)
+				return ERR_ENTRY_CORRUPT;
+			out.status = (int)v;
+		}
+		/* Unknown names are a later format's; skip them. */
+		p = nl + 1;
+	}
+	if (!have_t || !have_ttl)
+		return ERR_ENTRY_CORRUPT;
+	out.body = nl + 1;
+	out.body_len = len - (size_t)(out.body - buf);
+	*e = out;
+	return ERR_OK;
+}
+
+long
+entry_age(const struct entry *e, long long now_ms)
+{
+	long long	age = (now_ms - e->stored_ms) / 1000;
+
+	if (age < 0)
+		return 0;	/* another front's clock runs ahead */
+	return age > TTL_MAX ? TTL_MAX : (long)age;
+}
+
+long
+entry_fresh_left(const struct entry *e, long long now_ms)
+{
+	long	age = entry_age(e, now_ms);
+
+	return age >= e->ttl ? 0 : e->ttl - age;
+}

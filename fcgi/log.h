@@ -1,0 +1,28 @@
+/*
+ * log.h: leveled, format-checked log lines on stderr.
+ *
+ * lighttpd hands a spawned responder's stderr to its own error log, so this
+ * is where operators look.  Callers name where they are ("%s: ", __func__)
+ * and never pass secrets (REDIS_URL passwords, Authorization headers).
+ */
+#ifndef LOG_H
+#define LOG_H
+
+enum log_level {
+	LOG_ERROR = 0,
+	LOG_WARN,
+	LOG_INFO,
+	LOG_DEBUG
+};
+
+void	log_init(const char *progname, enum log_level);
+int	log_enabled(enum log_level);
+void	log_msg(enum log_level, const char *fmt, ...)
+	    __attribute__((format(printf, 2, 3)));
+
+#define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
+#define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
+#define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)
+#define log_debug(...)	log_msg(LOG_DEBUG, __VA_ARGS__)
+
+#endif /* LOG_H */

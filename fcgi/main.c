@@ -1,0 +1,120 @@
+/*
+ * main.c: the responder process.  Reads the configuration once, sets up
+ * the per-process Redis connection and libcurl handle, then answers
+ * FastCGI requests one at a time until lighttpd asks it to stop (SIGTERM).
+ *
+ *	todos-fcgi		run as a FastCGI responder (fd 0 is the socket)
+ *	todos-fcgi --check-config	validate the environment and exit
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <curl/curl.h>
+#include <fcgiapp.h>
+
+#include "cache.h"
+#include "config.h"
+#include "log.h"
+#include "serve.h"
+#include "upstream.h"
+
+#define PROG		"todos-fcgi"
+#define EXIT_USAGE	64	/* sysexits EX_USAGE */
+#define EXIT_CONFIG	78	/* sysexits EX_CONFIG */
+
+static volatile sig_atomic_t	stopping;
+
+static void
+on_stop(int sig)
+{
+	(void)sig;
+	stopping = 1;
+	FCGX_ShutdownPending();
+}
+
+/* Installed after FCGX_Init so that libfcgi's defaults do not win. */
+static void
+signals(void)
+{
+	struct sigaction	sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	/* No SA_RESTART: the signal must interrupt a blocked accept(2). */
+	sa.sa_handler = on_stop;
+	(void)sigaction(SIGTERM, &sa, NULL);
+	(void)sigaction(SIGINT, &sa, NULL);
+	(void)sigaction(SIGUSR1, &sa, NULL);
+}
+
+static const char *
+lookup(const char *name)
+{
+	return getenv(name);
+}
+
+int
+main(int argc, char *argv[])
+{
+	struct config	 cfg;
+	struct serve	 s;
+	FCGX_Request	 req;
+	char		 why[256];
+	int		 check_only = 0, rc = EXIT_FAILURE;
+
+	if (argc == 2 && strcmp(argv[1], "--check-config") == 0)
+		check_only = 1;
+	else if (argc != 1) {
+		fprintf(stderr, "usage: %s [--check-config]\n", PROG);
+		return EXIT_USAGE;
+	}
+	if (config_load(&cfg, lookup, why, sizeof(why)) == -1) {
+		fprintf(stderr, "%s: %s\n", PROG, why);
+		return EXIT_CONFIG;
+	}
+	if (check_only)
+		return EXIT_SUCCESS;
+	log_init(PROG, cfg.log_level);
+
+	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
+		log_error("%s: not started as a FastCGI responder (fd 0 is "
+		    "not a socket); run it under lighttpd's mod_fastcgi",
+		    __func__);
+		return EXIT_FAILURE;
+	}
+	signals();
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_error("%s: curl_global_init failed", __func__);
+		return EXIT_FAILURE;
+	}
+	memset(&s, 0, sizeof(s));
+	s.cfg = &cfg;
+	if ((s.cache = cache_new(&cfg.redis, cfg.redis_timeout_ms)) == NULL ||
+	    (s.upstream = upstream_new(cfg.upstream_url,
+	    cfg.upstream_timeout_ms, (size_t)cfg.upstream_max_bytes)) == NULL) {
+		log_error("%s: cannot set up redis or libcurl", __func__);
+		goto done;
+	}
+	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
+		log_error("%s: FCGX_InitRequest failed", __func__);
+		goto done;
+	}
+	log_info("%s: serving, cache ttl %lds", __func__, cfg.cache_ttl);
+
+	while (!stopping && FCGX_Accept_r(&req) >= 0) {
+		serve_request(&s, &req);
+		FCGX_Finish_r(&req);
+	}
+	FCGX_Free(&req, 1);
+	log_info("%s: stopping", __func__);
+	rc = EXIT_SUCCESS;
+done:
+	upstream_free(s.upstream);
+	cache_free(s.cache);
+	curl_global_cleanup();
+	return rc;
+}
