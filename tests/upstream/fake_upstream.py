@@ -9,6 +9,7 @@ Python 3 standard library only.
 """
 
 import argparse
+import base64
 import hashlib
 import json
 import math
@@ -118,11 +119,19 @@ def parse_fault(spec):
 
 
 def parse_override(spec):
-    body = spec.get("body")
-    if not isinstance(body, str):
-        raise ControlError("body must be a string")
+    """The body is "body" (text, sent as UTF-8) or "body_base64" (raw bytes,
+    for answers that are not valid UTF-8)."""
+    if isinstance(spec.get("body_base64"), str):
+        try:
+            raw = base64.b64decode(spec["body_base64"], validate=True)
+        except ValueError:
+            raise ControlError("body_base64 is not base64") from None
+    elif isinstance(spec.get("body"), str):
+        raw = spec["body"].encode("utf-8")
+    else:
+        raise ControlError("body must be a string (or body_base64)")
     status = number(spec, "status", 100, 599, integer=True, default=200)
-    return request_path(spec, wildcard=False), status, body.encode("utf-8")
+    return request_path(spec, wildcard=False), status, raw
 
 
 def parse_latency(spec):

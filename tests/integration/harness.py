@@ -1,0 +1,262 @@
+"""Real servers on loopback for the integration tests.
+
+Each class starts one real process in a temporary directory on a free
+port and stops it by PID: redis-server (Debian's), the fake upstream
+(tests/upstream/fake_upstream.py, the one stand-in), and the service itself
+through lighttpd/run -- the same script and lighttpd config as `make run`.
+"""
+
+import base64
+import http.client
+import json
+import os
+import signal
+import socket
+import subprocess
+import time
+
+TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+RUN = os.path.join(TOP, "lighttpd", "run")
+UPSTREAM = os.path.join(TOP, "tests", "upstream", "fake_upstream.py")
+RESPONDER = os.environ.get("RESPONDER", os.path.join(TOP, "build", "todos-fcgi"))
+PYTHON = "/usr/bin/python3"
+
+with open(os.path.join(TOP, "tests", "upstream", "todos.json"), "rb") as f:
+    TODOS = json.load(f)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, what, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+def stop_process(proc, sig=signal.SIGTERM, timeout=10):
+    """Stops proc by PID; kills it if it does not stop in time."""
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    return proc.returncode
+
+
+def pid_alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ", 1)[1][0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def children(pid):
+    """PIDs whose parent is pid (from /proc, no process names involved)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                fields = f.read().rsplit(") ", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError, IndexError):
+            continue
+        if fields[0] != "Z" and int(fields[1]) == pid:
+            found.append(int(entry))
+    return sorted(found)
+
+
+class Response:
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers  # lower-case name -> value (last one wins)
+        self.header_list = None
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+    def __repr__(self):
+        return f"<Response {self.status} {self.headers} {self.body[:200]!r}>"
+
+
+def http_request(port, method, path, headers=None, body=None, timeout=30):
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        r = conn.getresponse()
+        data = r.read()
+        response = Response(r.status, {k.lower(): v for k, v in r.getheaders()}, data)
+        response.header_list = [(k.lower(), v) for k, v in r.getheaders()]
+        return response
+    finally:
+        conn.close()
+
+
+class Redis:
+    """A real redis-server on a loopback TCP port, restartable on that port."""
+
+    def __init__(self, tmpdir):
+        self.dir = str(tmpdir)
+        self.port = free_port()
+        self.proc = None
+
+    @property
+    def url(self):
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+             "--save", "", "--appendonly", "no", "--dir", self.dir,
+             "--logfile", os.path.join(self.dir, "redis.log")])
+        wait_for(lambda: self.ping(), 10, "redis-server to answer PING")
+        return self
+
+    def stop(self, sig=signal.SIGTERM):
+        if self.proc is not None:
+            stop_process(self.proc, sig)
+            self.proc = None
+
+    def ping(self):
+        try:
+            return self.cli("PING") == "PONG"
+        except subprocess.CalledProcessError:
+            return False
+
+    def cli(self, *args):
+        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args],
+                             capture_output=True, check=True, timeout=10)
+        return out.stdout.decode().rstrip("\n")
+
+    def info(self, field):
+        for line in self.cli("INFO", "all").splitlines():
+            if line.startswith(field + ":"):
+                return line.split(":", 1)[1].strip()
+        raise KeyError(field)
+
+
+class Upstream:
+    """The fake JSONPlaceholder, driven through its control API."""
+
+    def __init__(self, tmpdir):
+        self.dir = str(tmpdir)
+        self.proc = None
+        self.port = None
+
+    @property
+    def url(self):
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self):
+        port_file = os.path.join(self.dir, "upstream.port")
+        self.proc = subprocess.Popen([PYTHON, UPSTREAM, "--quiet", "--port-file", port_file])
+        wait_for(lambda: os.path.exists(port_file), 10, "the fake upstream to listen")
+        with open(port_file) as f:
+            self.port = int(f.read())
+        return self
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+
+    def control(self, path, payload=None):
+        body = None if payload is None else json.dumps(payload)
+        r = http_request(self.port, "POST" if payload is not None or path == "reset" else "GET",
+                         "/__control/" + path, body=body)
+        assert r.status == 200, r
+        return r.json()
+
+    def reset(self):
+        return self.control("reset", {})
+
+    def fault(self, **spec):
+        spec.setdefault("path", "*")
+        return self.control("fault", spec)
+
+    def override(self, path, body, status=200):
+        """Serves body (str: as UTF-8; bytes: as they are) at path."""
+        spec = {"path": path, "status": status}
+        if isinstance(body, bytes):
+            spec["body_base64"] = base64.b64encode(body).decode()
+        else:
+            spec["body"] = body
+        return self.control("override", spec)
+
+    def stats(self):
+        return self.control("stats")
+
+    def count(self, path=None):
+        s = self.stats()
+        return s["total"] if path is None else s["requests"].get(path, 0)
+
+
+class Service:
+    """lighttpd/run with its lighttpd and responders, as `make run` starts them."""
+
+    def __init__(self, tmpdir, **env):
+        self.dir = str(tmpdir)
+        self.port = int(env.pop("PORT", free_port()))
+        self.env = dict(os.environ)
+        self.env.update({"PORT": str(self.port), "RUNDIR": os.path.join(self.dir, "run"),
+                         "RESPONDER": RESPONDER, "FCGI_PROCS": "2", "LOG_LEVEL": "warn"})
+        self.env.update({k: str(v) for k, v in env.items() if v is not None})
+        for k, v in env.items():
+            if v is None:
+                self.env.pop(k, None)
+        self.proc = None
+        self.log = os.path.join(self.dir, "service.log")
+
+    def start(self, wait=True):
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([RUN], env=self.env, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        if wait:
+            wait_for(self.listening, 20, f"the service on port {self.port}")
+        return self
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"lighttpd/run exited {self.proc.returncode}:\n{self.output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def output(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def stop(self):
+        if self.proc is not None:
+            stop_process(self.proc)
+            self.proc = None
+            self.logf.close()
+
+    @property
+    def rundir(self):
+        return self.env["RUNDIR"]
+
+    def lighttpd_pid(self):
+        with open(os.path.join(self.rundir, "lighttpd.pid")) as f:
+            return int(f.read())
+
+    def responder_pids(self):
+        return children(self.lighttpd_pid())
+
+    def get(self, path, method="GET", headers=None, body=None, timeout=30):
+        return http_request(self.port, method, path, headers=headers, body=body, timeout=timeout)
