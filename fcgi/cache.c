@@ -104,6 +104,7 @@ ensure(struct cache *c)
 		return 0;
 	if (clock_mono_ms() < c->retry_at)
 		return -1;
+	log_debug("%s: connecting to redis", __func__);
 	if (t->is_unix)
 		c->ctx = redisConnectUnixWithTimeout(t->path, c->timeout);
 	else
@@ -129,11 +130,20 @@ ensure(struct cache *c)
 		drop(c, "SELECT");
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * Redis answered: only now is it up again.  (A connect alone proves
+ * little: a frozen Redis still accepts connections into its backlog.)
+ */
+static void
+answered(struct cache *c)
+{
 	if (c->down_logged)
-		log_info("%s: redis connection restored", __func__);
+		log_info("%s: redis answers again", __func__);
 	c->down_logged = 0;
 	c->backoff = BACKOFF_MIN_MS;
-	return 0;
 }
 
 /*
@@ -152,8 +162,10 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 		if (ensure(c) == -1)
 			return NULL;
 		r = redisCommandArgv(c->ctx, argc, argv, argvlen);
-		if (r != NULL)
+		if (r != NULL) {
+			answered(c);
 			return r;
+		}
 		if (attempt == 0 && c->ctx->err == REDIS_ERR_EOF) {
 			redisFree(c->ctx);
 			c->ctx = NULL;

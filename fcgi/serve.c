@@ -39,10 +39,10 @@ serve_hit(FCGX_Request *req, const struct route *r, const char *val,
 	return 0;
 }
 
-/* Fetches, checks and (unless bypass) stores; answers either way. */
+/* Fetches, checks and (if store) stores; answers either way. */
 static enum err
 serve_fill(struct serve *s, FCGX_Request *req, const struct route *r,
-    const char *path, const char *key, size_t keylen, int bypass)
+    const char *path, const char *key, size_t keylen, int bypass, int store)
 {
 	struct entry	 e;
 	struct reply	 rep;
@@ -61,7 +61,7 @@ serve_fill(struct serve *s, FCGX_Request *req, const struct route *r,
 	}
 	e = (struct entry){ clock_wall_ms(), s->cfg->cache_ttl, 200, body,
 	    bodylen };
-	if (!bypass) {
+	if (store) {
 		if ((err = entry_encode(&e, &enc, &enclen)) != ERR_OK)
 			goto fail;
 		/* A failed store still answers; the next request refills. */
@@ -107,8 +107,13 @@ serve_request(struct serve *s, FCGX_Request *req)
 	if (err == ERR_OK && val != NULL &&
 	    serve_hit(req, &r, val, vlen) == 0)
 		return;
+	/*
+	 * BYPASS when the GET failed.  Still store unless the connection is
+	 * gone: an error reply (a key of the wrong type, Redis loading) may
+	 * well accept the SET, which repairs the key.
+	 */
 	if ((err = serve_fill(s, req, &r, path, key, (size_t)n,
-	    err != ERR_OK)) == ERR_OK)
+	    err != ERR_OK, err != ERR_CACHE_DOWN)) == ERR_OK)
 		return;
 fail:
 	(void)reply_error(req->out, err, head);

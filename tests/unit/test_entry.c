@@ -1,0 +1,576 @@
+/*
+ * test_entry.c: table-driven tests of the stored entry format (entry.h):
+ * entry_encode/entry_decode round trips and exact bytes, what the decoder
+ * accepts and rejects, and the age/freshness arithmetic.
+ *
+ * Inputs to the decoder are copied into heap buffers of exactly their length
+ * so that ASan reports any read past `len`.  Every row carries its __LINE__;
+ * a failing row is printed with its input (bytes outside printable ASCII as
+ * \xNN).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "entry.h"
+
+static int	bad;	/* failing rows in the current test */
+
+static void	row_fail(int, const char *, ...)
+		    __attribute__((format(printf, 2, 3)));
+
+static void
+row_fail(int line, const char *fmt, ...)
+{
+	char	msg[1024];
+	va_list	ap;
+
+	va_start(ap, fmt);
+	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	print_error("%s:%d: %s\n", __FILE__, line, msg);
+	bad++;
+}
+
+static int
+reset(void **state)
+{
+	(void)state;
+	bad = 0;
+	return 0;
+}
+
+/* Ends a test: fails it, at the caller's line, if any row failed. */
+#define done() do {							\
+	if (bad > 0)							\
+		fail_msg("%d row(s) failed, see above", bad);		\
+} while (0)
+
+/* s[len] quoted, bytes outside printable ASCII as \xNN, cut at ~200. */
+static const char *
+show(const char *s, size_t len, char *buf, size_t size)
+{
+	size_t	i, off = 0;
+
+	buf[off++] = '"';
+	for (i = 0; i < len && off + 8 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
+			off += (size_t)snprintf(buf + off, size - off,
+			    "\\x%02x", c);
+		else
+			buf[off++] = (char)c;
+	}
+	if (i < len)
+		off += (size_t)snprintf(buf + off, size - off, "...");
+	buf[off++] = '"';
+	buf[off] = '\0';
+	return buf;
+}
+
+/* A heap copy of s[len] with nothing after it. */
+static char *
+exact(const char *s, size_t len)
+{
+	char	*p = malloc(len > 0 ? len : 1);
+
+	assert_non_null(p);
+	if (len > 0)
+		memcpy(p, s, len);
+	return p;
+}
+
+static int
+is_zero(const struct entry *e)
+{
+	return e->stored_ms == 0 && e->ttl == 0 && e->status == 0 &&
+	    e->body == NULL && e->body_len == 0;
+}
+
+/* Decodes a heap copy of in[len]; returns the result, *e as decoded. */
+static enum err
+decode_exact(const char *in, size_t len, struct entry *e, char **copy)
+{
+	*copy = exact(in, len);
+	memset(e, 0xa5, sizeof(*e));	/* garbage: must be overwritten */
+	return entry_decode(*copy, len, e);
+}
+
+static void
+test_entry_encode_exact(void **state)
+{
+	static const char	 want[] = "t=1700000000123\nttl=60\ns=200\n\n{}";
+	struct entry		 e = { 1700000000123LL, 60, 200, "{}", 2 };
+	char			*out, a[128], b[128];
+	size_t			 outlen;
+
+	(void)state;
+	assert_int_equal(entry_encode(&e, &out, &outlen), ERR_OK);
+	assert_non_null(out);
+	if (outlen != sizeof(want) - 1 || memcmp(out, want, outlen) != 0)
+		row_fail(__LINE__, "encoded %s, want %s",
+		    show(out, outlen, a, sizeof(a)),
+		    show(want, sizeof(want) - 1, b, sizeof(b)));
+	free(out);
+	done();
+}
+
+struct trip_row {
+	int		 line;
+	long long	 stored_ms;
+	long		 ttl;
+	int		 status;
+	const char	*body;
+	size_t		 len;
+};
+
+#define TRIP(t, ttl, s, lit)	{ __LINE__, t, ttl, s, lit, sizeof(lit) - 1 }
+
+static const struct trip_row trip_rows[] = {
+	TRIP(1700000000123LL, 60, 200, "{}"),
+	TRIP(1700000000123LL, 60, 200, ""),
+	TRIP(0, 0, 100, "x"),
+	TRIP(253402300799999LL, 2147483647L, 599, "[]"),
+	TRIP(1, 1, 404, "{\"error\":\"not found\"}"),
+	TRIP(1700000000000LL, 60, 200, "a\0b\0\0c"),
+	TRIP(1700000000000LL, 60, 200, "\0"),
+	TRIP(1700000000000LL, 60, 200, "\n{}"),
+	TRIP(1700000000000LL, 60, 200, "\n"),
+	TRIP(1700000000000LL, 60, 200, "\n\n"),
+	TRIP(1700000000000LL, 60, 200, "{}\n\n[]"),
+	TRIP(1700000000000LL, 60, 200, "t=1\nttl=2\ns=500\n\nX"),
+	TRIP(1700000000000LL, 60, 200, "\nt=5\n\nttl=1\n"),
+	TRIP(1700000000000LL, 60, 200, "\xff\xfe\x80 \xe2\x9c\x93"),
+};
+
+static void
+round_trip(int line, const struct entry *in)
+{
+	struct entry	 e;
+	char		*out, *copy, a[256];
+	size_t		 outlen;
+	enum err	 rc;
+
+	if ((rc = entry_encode(in, &out, &outlen)) != ERR_OK) {
+		row_fail(line, "entry_encode(body %s): %d",
+		    show(in->body, in->body_len, a, sizeof(a)), (int)rc);
+		return;
+	}
+	rc = decode_exact(out, outlen, &e, &copy);
+	if (rc != ERR_OK)
+		row_fail(line, "entry_decode(%s): %d",
+		    show(out, outlen, a, sizeof(a)), (int)rc);
+	else if (e.stored_ms != in->stored_ms || e.ttl != in->ttl ||
+	    e.status != in->status || e.body_len != in->body_len ||
+	    (e.body_len > 0 && memcmp(e.body, in->body, e.body_len) != 0))
+		row_fail(line, "round trip of body %s: t=%lld ttl=%ld s=%d "
+		    "body_len %zu, want t=%lld ttl=%ld s=%d body_len %zu",
+		    show(in->body, in->body_len, a, sizeof(a)), e.stored_ms,
+		    e.ttl, e.status, e.body_len, in->stored_ms, in->ttl,
+		    in->status, in->body_len);
+	else if (e.body != copy + (outlen - in->body_len))
+		row_fail(line, "body does not point into buf (no copy)");
+	free(copy);
+	free(out);
+}
+
+static void
+test_entry_round_trip(void **state)
+{
+	const struct trip_row	*row;
+	struct entry		 in;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(trip_rows) / sizeof(trip_rows[0]); i++) {
+		row = &trip_rows[i];
+		in.stored_ms = row->stored_ms;
+		in.ttl = row->ttl;
+		in.status = row->status;
+		in.body = row->body;
+		in.body_len = row->len;
+		round_trip(row->line, &in);
+	}
+	done();
+}
+
+/* 1 MiB of every byte value, blank lines and "t=" lines included. */
+static void
+test_entry_round_trip_1mib(void **state)
+{
+	static const char	 lines[] = "\n\nt=1\nttl=2\n\n";
+	struct entry		 in;
+	char			*body;
+	size_t			 i, len = 1 << 20;
+
+	(void)state;
+	body = malloc(len);
+	assert_non_null(body);
+	for (i = 0; i < len; i++)
+		body[i] = (char)(i * 7 + i / 256);
+	for (i = 0; i + sizeof(lines) < len; i += 4096)
+		memcpy(body + i, lines, sizeof(lines) - 1);
+	in.stored_ms = 1700000000123LL;
+	in.ttl = 60;
+	in.status = 200;
+	in.body = body;
+	in.body_len = len;
+	round_trip(__LINE__, &in);
+	free(body);
+	done();
+}
+
+/* An empty body may come as NULL. */
+static void
+test_entry_encode_null_body(void **state)
+{
+	struct entry	 in = { 1, 2, 200, NULL, 0 };
+	char		*out;
+	size_t		 outlen;
+
+	(void)state;
+	assert_int_equal(entry_encode(&in, &out, &outlen), ERR_OK);
+	assert_non_null(out);
+	assert_int_equal(outlen, strlen("t=1\nttl=2\ns=200\n\n"));
+	assert_memory_equal(out, "t=1\nttl=2\ns=200\n\n", outlen);
+	free(out);
+}
+
+/* entry_encode refuses what entry_decode would reject, *out NULL. */
+static void
+test_entry_encode_refuses(void **state)
+{
+	static const struct {
+		int		 line;
+		struct entry	 e;
+	} rows[] = {
+		{ __LINE__, { 1, 60, 99, "{}", 2 } },
+		{ __LINE__, { 1, 60, 600, "{}", 2 } },
+		{ __LINE__, { 1, 60, 0, "{}", 2 } },
+		{ __LINE__, { 1, 60, -200, "{}", 2 } },
+		{ __LINE__, { 1, -1, 200, "{}", 2 } },
+		{ __LINE__, { 1, -60, 200, "{}", 2 } },
+		{ __LINE__, { -1, 60, 200, "{}", 2 } },
+		{ __LINE__, { 253402300800000LL, 60, 200, "{}", 2 } },
+	};
+	char	 sentinel, *out;
+	size_t	 i, outlen;
+	enum err rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		out = &sentinel;
+		outlen = 12345;
+		rc = entry_encode(&rows[i].e, &out, &outlen);
+		if (rc != ERR_INTERNAL || out != NULL || outlen != 0)
+			row_fail(rows[i].line, "entry_encode(t=%lld ttl=%ld "
+			    "s=%d): rc %d out %s outlen %zu, want ERR_INTERNAL "
+			    "NULL 0", rows[i].e.stored_ms, rows[i].e.ttl,
+			    rows[i].e.status, (int)rc,
+			    out == NULL ? "NULL" : "set", outlen);
+		if (rc == ERR_OK && out != &sentinel)
+			free(out);
+	}
+	done();
+}
+
+struct dec_row {
+	int		 line;
+	const char	*in;
+	size_t		 len;
+	int		 ok;
+	long long	 stored_ms;
+	long		 ttl;
+	int		 status;
+	const char	*body;
+};
+
+#define DEC(lit, t, ttl, s, body) \
+	{ __LINE__, lit, sizeof(lit) - 1, 1, t, ttl, s, body }
+#define CORRUPT(lit) \
+	{ __LINE__, lit, sizeof(lit) - 1, 0, 0, 0, 0, NULL }
+
+static const struct dec_row dec_rows[] = {
+	DEC("t=1700000000123\nttl=60\ns=200\n\n{}",
+	    1700000000123LL, 60, 200, "{}"),
+	/* the order of known names does not matter; s defaults to 200 */
+	DEC("ttl=2\nt=1\n\nB", 1, 2, 200, "B"),
+	DEC("s=404\nttl=2\nt=1\n\nB", 1, 2, 404, "B"),
+	DEC("t=0\nttl=0\n\n", 0, 0, 200, ""),
+	DEC("t=253402300799999\nttl=2147483647\ns=599\n\n",
+	    253402300799999LL, 2147483647L, 599, ""),
+	DEC("t=0001\nttl=002\ns=0300\n\n", 1, 2, 300, ""),
+	/* unknown names are skipped, before, between and after */
+	DEC("etag=abc\nt=1\nttl=2\n\nB", 1, 2, 200, "B"),
+	DEC("t=1\nttl=2\netag=abc\n\nB", 1, 2, 200, "B"),
+	DEC("t=1\netag=abc\nttl=2\nenc=gzip\ns=201\n\nB", 1, 2, 201, "B"),
+	DEC("enc=gzip\netag=\"W/x y\"\nt=1\nttl=2\n\nB", 1, 2, 200, "B"),
+	DEC("x-y_z9=\nt=1\nttl=2\n\nB", 1, 2, 200, "B"),
+	DEC("tt=x\nttl2=y\nss=z\nt=1\nttl=2\n\nB", 1, 2, 200, "B"),
+	/* the body starts after the first empty line, whatever follows */
+	DEC("t=1\nttl=2\n\n\n\nt=3\n", 1, 2, 200, "\n\nt=3\n"),
+
+	CORRUPT(""),
+	CORRUPT("\n"),
+	CORRUPT("\n\n"),
+	CORRUPT("t=1\nttl=2\n"),			/* no empty line */
+	CORRUPT("t=1\nttl=2\nB"),
+	CORRUPT("t=1\nttl=2"),
+	CORRUPT("ttl=2\n\nB"),				/* missing t */
+	CORRUPT("t=1\n\nB"),				/* missing ttl */
+	CORRUPT("s=200\n\nB"),
+	CORRUPT("t=12a\nttl=2\n\n"),
+	CORRUPT("t=\nttl=2\n\n"),
+	CORRUPT("t=-1\nttl=2\n\n"),
+	CORRUPT("t=+1\nttl=2\n\n"),
+	CORRUPT("t= 1\nttl=2\n\n"),
+	CORRUPT("t=1 \nttl=2\n\n"),
+	CORRUPT("t=0x10\nttl=2\n\n"),
+	CORRUPT("t=253402300800000\nttl=2\n\n"),	/* after year 9999 */
+	CORRUPT("t=9999999999999999999\nttl=2\n\n"),
+	CORRUPT("t=1\nttl=-1\n\n"),
+	CORRUPT("t=1\nttl=\n\n"),
+	CORRUPT("t=1\nttl=1.5\n\n"),
+	CORRUPT("t=1\nttl=2147483648\n\n"),
+	CORRUPT("t=1\nttl=2\ns=99\n\n"),
+	CORRUPT("t=1\nttl=2\ns=600\n\n"),
+	CORRUPT("t=1\nttl=2\ns=0\n\n"),
+	CORRUPT("t=1\nttl=2\ns=\n\n"),
+	CORRUPT("t=1\nttl=2\ns=OK\n\n"),
+	CORRUPT("T=1\nttl=2\n\n"),			/* uppercase names */
+	CORRUPT("t=1\nTTL=2\n\n"),
+	CORRUPT("t=1\nttl=2\nEtag=x\n\n"),
+	CORRUPT("t=1\nttl=2\nmy name=x\n\n"),		/* spaces */
+	CORRUPT(" t=1\nttl=2\n\n"),
+	CORRUPT("t =1\nttl=2\n\n"),
+	CORRUPT("t=1\nttl=2\nnoequals\n\n"),		/* no '=' */
+	CORRUPT("t=1\nttl=2\n=x\n\n"),			/* empty name */
+	CORRUPT("t=1\r\nttl=2\r\n\r\n{}"),		/* CRLF */
+	CORRUPT("t=1\0\nttl=2\n\n"),
+	CORRUPT("t=1\nttl=2\n\0\n\n"),
+};
+
+static void
+test_entry_decode(void **state)
+{
+	const struct dec_row	*row;
+	struct entry		 e;
+	char			*copy, a[256];
+	size_t			 blen;
+	enum err		 rc;
+	size_t			 i;
+
+	(void)state;
+	for (i = 0; i < sizeof(dec_rows) / sizeof(dec_rows[0]); i++) {
+		row = &dec_rows[i];
+		rc = decode_exact(row->in, row->len, &e, &copy);
+		if (!row->ok) {
+			if (rc != ERR_ENTRY_CORRUPT)
+				row_fail(row->line, "entry_decode(%s): %d, "
+				    "want ERR_ENTRY_CORRUPT",
+				    show(row->in, row->len, a, sizeof(a)),
+				    (int)rc);
+			else if (!is_zero(&e))
+				row_fail(row->line, "entry_decode(%s): *e "
+				    "not zeroed", show(row->in, row->len, a,
+				    sizeof(a)));
+			free(copy);
+			continue;
+		}
+		blen = strlen(row->body);
+		if (rc != ERR_OK)
+			row_fail(row->line, "entry_decode(%s): %d, want ERR_OK",
+			    show(row->in, row->len, a, sizeof(a)), (int)rc);
+		else if (e.stored_ms != row->stored_ms || e.ttl != row->ttl ||
+		    e.status != row->status || e.body_len != blen ||
+		    memcmp(e.body, row->body, blen) != 0)
+			row_fail(row->line, "entry_decode(%s): t=%lld ttl=%ld "
+			    "s=%d body_len %zu, want t=%lld ttl=%ld s=%d "
+			    "body_len %zu", show(row->in, row->len, a,
+			    sizeof(a)), e.stored_ms, e.ttl, e.status,
+			    e.body_len, row->stored_ms, row->ttl, row->status,
+			    blen);
+		free(copy);
+	}
+	done();
+}
+
+/*
+ * "t=1\nttl=2\n" + "x=aaa...\n" + "\n" + "{}", with the head (everything up
+ * to and including the empty line) exactly headlen bytes long.
+ */
+static char *
+entry_with_head(size_t headlen, size_t *len)
+{
+	static const char	 known[] = "t=1\nttl=2\n";
+	char			*buf;
+	size_t			 pad;
+
+	pad = headlen - (sizeof(known) - 1) - strlen("x=\n\n");
+	*len = headlen + 2;
+	buf = malloc(*len);
+	assert_non_null(buf);
+	memcpy(buf, known, sizeof(known) - 1);
+	memcpy(buf + sizeof(known) - 1, "x=", 2);
+	memset(buf + sizeof(known) - 1 + 2, 'a', pad);
+	memcpy(buf + headlen - 2, "\n\n{}", 4);
+	return buf;
+}
+
+/* A head of ENTRY_HEAD_MAX bytes is the longest there is. */
+static void
+test_entry_decode_head_max(void **state)
+{
+	static const struct {
+		int	 line;
+		size_t	 headlen;
+		int	 ok;
+	} rows[] = {
+		{ __LINE__, 64, 1 },
+		{ __LINE__, ENTRY_HEAD_MAX - 1, 1 },
+		{ __LINE__, ENTRY_HEAD_MAX, 1 },
+		{ __LINE__, ENTRY_HEAD_MAX + 1, 0 },
+		{ __LINE__, ENTRY_HEAD_MAX + 2, 0 },
+		{ __LINE__, 4 * ENTRY_HEAD_MAX, 0 },
+	};
+	struct entry	 e;
+	char		*buf;
+	size_t		 i, len;
+	enum err	 rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		buf = entry_with_head(rows[i].headlen, &len);
+		memset(&e, 0xa5, sizeof(e));
+		rc = entry_decode(buf, len, &e);
+		if (rows[i].ok && (rc != ERR_OK || e.body_len != 2 ||
+		    memcmp(e.body, "{}", 2) != 0))
+			row_fail(rows[i].line, "head of %zu bytes: %d, body_len "
+			    "%zu, want ERR_OK and {}", rows[i].headlen, (int)rc,
+			    rc == ERR_OK ? e.body_len : 0);
+		else if (!rows[i].ok && (rc != ERR_ENTRY_CORRUPT ||
+		    !is_zero(&e)))
+			row_fail(rows[i].line, "head of %zu bytes: %d, want "
+			    "ERR_ENTRY_CORRUPT and *e zeroed", rows[i].headlen,
+			    (int)rc);
+		free(buf);
+	}
+	done();
+}
+
+/* Every prefix of a valid entry that stops inside its head is corrupt. */
+static void
+test_entry_decode_truncated(void **state)
+{
+	static const char	*valid[] = {
+		"t=1700000000123\nttl=60\ns=200\n\n{\"id\":1}",
+		"etag=abc\nttl=60\nt=1700000000123\nenc=gzip\n\n[]",
+	};
+	struct entry		 e;
+	const char		*in;
+	char			*copy, a[256];
+	size_t			 v, len, headlen, full;
+	enum err		 rc;
+
+	(void)state;
+	for (v = 0; v < sizeof(valid) / sizeof(valid[0]); v++) {
+		in = valid[v];
+		full = strlen(in);
+		headlen = (size_t)(strstr(in, "\n\n") - in) + 2;
+		for (len = 0; len <= full; len++) {
+			rc = decode_exact(in, len, &e, &copy);
+			if (len < headlen && (rc != ERR_ENTRY_CORRUPT ||
+			    !is_zero(&e)))
+				row_fail(__LINE__, "entry %zu cut at %zu (%s): "
+				    "%d, want ERR_ENTRY_CORRUPT, *e zeroed", v,
+				    len, show(in, len, a, sizeof(a)), (int)rc);
+			else if (len >= headlen && (rc != ERR_OK ||
+			    e.body_len != len - headlen))
+				row_fail(__LINE__, "entry %zu cut at %zu (%s): "
+				    "%d, want ERR_OK with a %zu-byte body", v,
+				    len, show(in, len, a, sizeof(a)), (int)rc,
+				    len - headlen);
+			free(copy);
+		}
+	}
+	done();
+}
+
+static void
+test_entry_age(void **state)
+{
+	static const long long	base = 1700000000000LL;
+	static const struct {
+		int		 line;
+		long long	 stored_ms;
+		long		 ttl;
+		long long	 now_ms;
+		long		 age;
+		long		 left;
+	} rows[] = {
+		{ __LINE__, base, 60, base, 0, 60 },
+		{ __LINE__, base, 60, base + 1, 0, 60 },
+		{ __LINE__, base, 60, base + 999, 0, 60 },	/* floor */
+		{ __LINE__, base, 60, base + 1000, 1, 59 },
+		{ __LINE__, base, 60, base + 1999, 1, 59 },
+		{ __LINE__, base, 60, base + 5000, 5, 55 },
+		{ __LINE__, base, 60, base + 59999, 59, 1 },
+		{ __LINE__, base, 60, base + 60000, 60, 0 },	/* at ttl */
+		{ __LINE__, base, 60, base + 60001, 60, 0 },
+		{ __LINE__, base, 60, base + 61000, 61, 0 },	/* never < 0 */
+		{ __LINE__, base, 60, base + 86400000, 86400, 0 },
+		{ __LINE__, base, 60, base - 1, 0, 60 },	/* clock behind */
+		{ __LINE__, base, 60, base - 999, 0, 60 },
+		{ __LINE__, base, 60, base - 1000, 0, 60 },
+		{ __LINE__, base, 60, base - 3600000, 0, 60 },
+		{ __LINE__, base, 60, 0, 0, 60 },
+		{ __LINE__, base, 0, base, 0, 0 },		/* ttl 0 */
+		{ __LINE__, base, 0, base - 5000, 0, 0 },
+		{ __LINE__, 0, 2147483647L, 253402300799999LL,
+		    2147483647L, 0 },				/* clamped */
+	};
+	struct entry	e;
+	size_t		i;
+	long		age, left;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(&e, 0, sizeof(e));
+		e.stored_ms = rows[i].stored_ms;
+		e.ttl = rows[i].ttl;
+		e.status = 200;
+		age = entry_age(&e, rows[i].now_ms);
+		left = entry_fresh_left(&e, rows[i].now_ms);
+		if (age != rows[i].age || left != rows[i].left)
+			row_fail(rows[i].line, "stored %lld ttl %ld now %lld: "
+			    "age %ld fresh_left %ld, want %ld %ld",
+			    rows[i].stored_ms, rows[i].ttl, rows[i].now_ms,
+			    age, left, rows[i].age, rows[i].left);
+	}
+	done();
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_entry_encode_exact, reset),
+		cmocka_unit_test_setup(test_entry_round_trip, reset),
+		cmocka_unit_test_setup(test_entry_round_trip_1mib, reset),
+		cmocka_unit_test_setup(test_entry_encode_null_body, reset),
+		cmocka_unit_test_setup(test_entry_encode_refuses, reset),
+		cmocka_unit_test_setup(test_entry_decode, reset),
+		cmocka_unit_test_setup(test_entry_decode_head_max, reset),
+		cmocka_unit_test_setup(test_entry_decode_truncated, reset),
+		cmocka_unit_test_setup(test_entry_age, reset),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
