@@ -95,7 +95,6 @@ integration: all
 # Reports go to files under build/san/reports; any file there fails.
 sanitize:
 	rm -rf build/san/reports && mkdir -p build/san/reports
-	$(MAKE) SAN=1 all $(patsubst build/%,build/san/%,$(UNITS))
 	ASAN_OPTIONS=log_path=$(CURDIR)/build/san/reports/asan:detect_leaks=1:abort_on_error=1 \
 	UBSAN_OPTIONS=log_path=$(CURDIR)/build/san/reports/ubsan:print_stacktrace=1:halt_on_error=1 \
 	    $(MAKE) SAN=1 unit integration
