@@ -33,7 +33,7 @@ DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
 	     libcurl4-openssl-dev libjansson-dev
 DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
-DEBS_TEST  = libcmocka-dev python3 python3-pytest curl
+DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl
 
 .PHONY: all run demo test unit integration sanitize deps-build deps-run \
 	deps-test clean
@@ -85,7 +85,7 @@ demo: deps-demo
 	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run --demo
 
 unit: $(UNITS)
-	@for t in $(UNITS); do echo "== $$t"; $$t || exit 1; done
+	@rc=0; for t in $(UNITS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
 
 integration: all
 	RESPONDER=$(CURDIR)/$(O)/todos-fcgi $(PYTHON) -m pytest -q \

@@ -2,7 +2,7 @@
  * body.h: the upstream's JSON bytes -> the compact JSON we store and send.
  *
  * Pure.  jansson parses (a top-level object or array, valid UTF-8, \u0000
- * allowed) and re-emits compact with key order kept and non-ASCII text left
+ * allowed in string values, not in keys) and re-emits compact with key order kept and non-ASCII text left
  * as UTF-8.  Anything else is ERR_UPSTREAM_JSON and is never cached.
  */
 #ifndef BODY_H

@@ -31,6 +31,22 @@ fail(char *err, size_t errsz, const char *fmt, ...)
 	return -1;
 }
 
+/*
+ * A value as it may be quoted in an error: at most 32 bytes, anything but
+ * printable ASCII shown as '?', so the message stays one line.  URLs are
+ * never quoted: they may carry a password.
+ */
+static const char *
+shown(const char *s, char *buf, size_t size)
+{
+	size_t	i;
+
+	for (i = 0; s[i] != '\0' && i + 1 < size && i < 32; i++)
+		buf[i] = s[i] >= ' ' && s[i] <= '~' ? s[i] : '?';
+	buf[i] = '\0';
+	return buf;
+}
+
 /* Whole-string decimal in [min, max]; no sign, no spaces, no hex. */
 static int
 parse_long(const char *s, long min, long max, long *out)
@@ -53,14 +69,15 @@ get_long(config_lookup lookup, const char *name, long def, long min,
     long max, long *out, char *err, size_t errsz)
 {
 	const char	*s = lookup(name);
+	char		 q[40];
 
 	if (s == NULL || *s == '\0') {
 		*out = def;
 		return 0;
 	}
 	if (parse_long(s, min, max, out) == -1)
-		return fail(err, errsz, "%s: '%.64s' is not an integer in "
-		    "%ld..%ld", name, s, min, max);
+		return fail(err, errsz, "%s: '%s' is not an integer in "
+		    "%ld..%ld", name, shown(s, q, sizeof(q)), min, max);
 	return 0;
 }
 
@@ -119,8 +136,7 @@ config_redis_url(struct redis_target *t, const char *url, char *err,
 		return 0;
 	}
 	if (strncmp(url, "redis://", 8) != 0)
-		return fail(err, errsz, "'%.64s' must start with redis:// or "
-		    "unix://", url);
+		return fail(err, errsz, "must start with redis:// or unix://");
 	p = url + 8;
 
 	/* [user][:password]@ -- only the password is used (AUTH). */
@@ -167,7 +183,7 @@ config_redis_url(struct redis_target *t, const char *url, char *err,
 	if (*p == '\0')
 		return 0;
 	if (*p != '/')
-		return fail(err, errsz, "unexpected '%.16s' after host", p);
+		return fail(err, errsz, "unexpected text after the host");
 	p++;
 	if (*p == '\0')
 		return 0;
@@ -186,8 +202,8 @@ load_upstream(struct config *cfg, const char *s, char *err, size_t errsz)
 	if (s == NULL || *s == '\0')
 		s = DEFAULT_UPSTREAM;
 	if (strncmp(s, "http://", 7) != 0 && strncmp(s, "https://", 8) != 0)
-		return fail(err, errsz, "UPSTREAM_URL: '%.64s' must start "
-		    "with http:// or https://", s);
+		return fail(err, errsz, "UPSTREAM_URL: must start with http:// "
+		    "or https://");
 	len = strlen(s);
 	for (i = 0; i < len; i++)
 		if ((unsigned char)s[i] <= ' ' || s[i] == 0x7f ||
@@ -216,6 +232,7 @@ load_log_level(struct config *cfg, const char *s, char *err, size_t errsz)
 		{ "warning", LOG_WARN }, { "info", LOG_INFO },
 		{ "debug", LOG_DEBUG },
 	};
+	char	q[40];
 	size_t	i;
 
 	cfg->log_level = LOG_INFO;
@@ -226,8 +243,8 @@ load_log_level(struct config *cfg, const char *s, char *err, size_t errsz)
 			cfg->log_level = levels[i].level;
 			return 0;
 		}
-	return fail(err, errsz, "LOG_LEVEL: '%.32s' is not one of error, "
-	    "warn, info, debug", s);
+	return fail(err, errsz, "LOG_LEVEL: '%s' is not one of error, "
+	    "warn, info, debug", shown(s, q, sizeof(q)));
 }
 
 static int
@@ -235,7 +252,7 @@ load_prefix(struct config *cfg, const char *s, char *err, size_t errsz)
 {
 	size_t	i, len;
 
-	if (s == NULL)
+	if (s == NULL || *s == '\0')
 		s = DEFAULT_PREFIX;
 	len = strlen(s);
 	for (i = 0; i < len; i++)

@@ -49,8 +49,8 @@ esc(const char *s, char *buf, size_t size)
 
 	for (; *s != '\0' && off + 5 < size; s++)
 		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			off += (size_t)snprintf(buf + off, size - off, "\\x%02x",
-			    (unsigned char)*s);
+			off += (size_t)snprintf(buf + off, size - off,
+			    "\\x%02x", (unsigned char)*s);
 		else
 			buf[off++] = *s;
 	buf[off] = '\0';
@@ -140,7 +140,8 @@ check_defaults(int line, const struct config *c)
 		row_fail(line, "cache_prefix \"%s\", want \"todos:v1:\"",
 		    c->cache_prefix);
 	if (c->log_level != LOG_INFO)
-		row_fail(line, "log_level %d, want LOG_INFO", (int)c->log_level);
+		row_fail(line, "log_level %d, want LOG_INFO",
+		    (int)c->log_level);
 	if (c->redis.is_unix || strcmp(c->redis.host, "127.0.0.1") != 0 ||
 	    c->redis.port != 6379 || c->redis.db != 0 ||
 	    c->redis.password[0] != '\0')
@@ -284,7 +285,8 @@ test_config_valid_strings(void **state)
 		{ __LINE__, "UPSTREAM_URL", "http://h/base",
 		    "http://h/base", LOG_INFO },
 		{ __LINE__, "CACHE_PREFIX", "t:", "t:", LOG_INFO },
-		{ __LINE__, "CACHE_PREFIX", "todos:v2:", "todos:v2:", LOG_INFO },
+		{ __LINE__, "CACHE_PREFIX", "todos:v2:", "todos:v2:",
+		    LOG_INFO },
 		{ __LINE__, "CACHE_PREFIX", prefix_127, prefix_127, LOG_INFO },
 		{ __LINE__, "LOG_LEVEL", "error", NULL, LOG_ERROR },
 		{ __LINE__, "LOG_LEVEL", "warn", NULL, LOG_WARN },
@@ -314,9 +316,9 @@ test_config_valid_strings(void **state)
 			    "\"%.40s\"", rows[i].name, rows[i].value, got,
 			    rows[i].want);
 		if (c.log_level != rows[i].level)
-			row_fail(rows[i].line, "%s=\"%s\": log_level %d, want %d",
-			    rows[i].name, rows[i].value, (int)c.log_level,
-			    (int)rows[i].level);
+			row_fail(rows[i].line, "%s=\"%s\": log_level %d, "
+			    "want %d", rows[i].name, rows[i].value,
+			    (int)c.log_level, (int)rows[i].level);
 	}
 	done();
 }
@@ -385,15 +387,15 @@ test_config_invalid(void **state)
 		memset(err, 0, sizeof(err));
 		(void)snprintf(want, sizeof(want), "%s:", rows[i].name);
 		if (config_load(&c, lookup, err, sizeof(err)) != -1)
-			row_fail(rows[i].line, "%s=\"%.40s\": accepted, want -1",
-			    rows[i].name, rows[i].value);
+			row_fail(rows[i].line, "%s=\"%.40s\": accepted, "
+			    "want -1", rows[i].name, rows[i].value);
 		else if (strncmp(err, want, strlen(want)) != 0)
-			row_fail(rows[i].line, "%s=\"%.40s\": err \"%s\" does not "
-			    "start with \"%s\"", rows[i].name, rows[i].value,
-			    err, want);
+			row_fail(rows[i].line, "%s=\"%.40s\": err \"%s\" does "
+			    "not start with \"%s\"", rows[i].name,
+			    rows[i].value, err, want);
 		else if (strchr(err, '\n') != NULL)
-			row_fail(rows[i].line, "%s=\"%.40s\": err \"%s\" is not "
-			    "one line", rows[i].name, rows[i].value, err);
+			row_fail(rows[i].line, "%s=\"%.40s\": err \"%s\" is "
+			    "not one line", rows[i].name, rows[i].value, err);
 	}
 	done();
 }
@@ -413,7 +415,8 @@ test_config_err_truncated(void **state)
 		if (config_load(&c, lookup, err, size) != -1)
 			row_fail(__LINE__, "errsz %zu: accepted", size);
 		else if (memchr(err, '\0', size) == NULL)
-			row_fail(__LINE__, "errsz %zu: not NUL-terminated", size);
+			row_fail(__LINE__, "errsz %zu: not NUL-terminated",
+			    size);
 		else if (strncmp(err, "CACHE_TTL:", size - 1) != 0)
 			row_fail(__LINE__, "errsz %zu: \"%s\"", size, err);
 	}
@@ -500,8 +503,8 @@ check_url_row(const struct url_row *row)
 			row_fail(row->line, "\"%.60s\": accepted, want -1",
 			    row->url);
 		else if (err[0] == '\0' || strchr(err, '\n') != NULL)
-			row_fail(row->line, "\"%.60s\": err \"%s\" not one line",
-			    row->url, err);
+			row_fail(row->line, "\"%.60s\": err \"%s\" not one "
+			    "line", row->url, err);
 		return;
 	}
 	if (rc != 0) {
@@ -602,7 +605,8 @@ test_config_error_hides_password(void **state)
 			row_fail(rows[i].line, "\"%s\": accepted", rows[i].url);
 		else if (strstr(err, "hunter2") != NULL)
 			row_fail(rows[i].line, "REDIS_URL=\"%s\": the error "
-			    "line shows the password: \"%s\"", rows[i].url, err);
+			    "line shows the password: \"%s\"", rows[i].url,
+			    err);
 	}
 	done();
 }

@@ -106,7 +106,8 @@ decode_exact(const char *in, size_t len, struct entry *e, char **copy)
 static void
 test_entry_encode_exact(void **state)
 {
-	static const char	 want[] = "t=1700000000123\nttl=60\ns=200\n\n{}";
+	static const char	 want[] =
+	    "t=1700000000123\nttl=60\ns=200\n\n{}";
 	struct entry		 e = { 1700000000123LL, 60, 200, "{}", 2 };
 	char			*out, a[128], b[128];
 	size_t			 outlen;
@@ -452,8 +453,9 @@ test_entry_decode_head_max(void **state)
 		rc = entry_decode(buf, len, &e);
 		if (rows[i].ok && (rc != ERR_OK || e.body_len != 2 ||
 		    memcmp(e.body, "{}", 2) != 0))
-			row_fail(rows[i].line, "head of %zu bytes: %d, body_len "
-			    "%zu, want ERR_OK and {}", rows[i].headlen, (int)rc,
+			row_fail(rows[i].line, "head of %zu bytes: %d, "
+			    "body_len %zu, want ERR_OK and {}",
+			    rows[i].headlen, (int)rc,
 			    rc == ERR_OK ? e.body_len : 0);
 		else if (!rows[i].ok && (rc != ERR_ENTRY_CORRUPT ||
 		    !is_zero(&e)))
@@ -526,7 +528,8 @@ test_entry_age(void **state)
 		{ __LINE__, base, 60, base + 60001, 60, 0 },
 		{ __LINE__, base, 60, base + 61000, 61, 0 },	/* never < 0 */
 		{ __LINE__, base, 60, base + 86400000, 86400, 0 },
-		{ __LINE__, base, 60, base - 1, 0, 60 },	/* clock behind */
+		/* the clock that reads now runs behind the one that stored */
+		{ __LINE__, base, 60, base - 1, 0, 60 },
 		{ __LINE__, base, 60, base - 999, 0, 60 },
 		{ __LINE__, base, 60, base - 1000, 0, 60 },
 		{ __LINE__, base, 60, base - 3600000, 0, 60 },

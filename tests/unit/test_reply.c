@@ -151,8 +151,8 @@ test_reply_head(void **state)
 			else if (size == want + 1 && (n < 0 ||
 			    (size_t)n != want || memcmp(buf, row->want,
 			    want + 1) != 0))
-				row_fail(row->line, "status %d: %d \"%s\", want "
-				    "%zu \"%s\"", row->r.status, n,
+				row_fail(row->line, "status %d: %d \"%s\", "
+				    "want %zu \"%s\"", row->r.status, n,
 				    n < 0 ? "" : crlf(buf, a, sizeof(a)), want,
 				    crlf(row->want, b, sizeof(b)));
 			free(buf);

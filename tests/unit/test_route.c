@@ -206,7 +206,7 @@ test_route_parse(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(parse_rows) / sizeof(parse_rows[0]); i++) {
 		row = &parse_rows[i];
-		memset(&r, 0xa5, sizeof(r));	/* garbage: must be overwritten */
+		memset(&r, 0xa5, sizeof(r));	/* must be overwritten */
 		e = route_parse(row->method, row->uri, &r);
 		if (e != row->err) {
 			row_fail(row->line, "route_parse(%s, %s): %s, want %s",
@@ -227,8 +227,8 @@ test_route_parse(void **state)
 		}
 		if (r.kind != row->kind || r.id != row->id ||
 		    r.head != row->head)
-			row_fail(row->line, "route_parse(%s, %s): kind %d id %ld "
-			    "head %d, want kind %d id %ld head %d",
+			row_fail(row->line, "route_parse(%s, %s): kind %d id "
+			    "%ld head %d, want kind %d id %ld head %d",
 			    show(row->method, m, sizeof(m)),
 			    show(row->uri, u, sizeof(u)), (int)r.kind, r.id,
 			    r.head, (int)row->kind, row->id, row->head);
@@ -314,8 +314,8 @@ test_route_parse_then_path(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		if (route_parse("GET", rows[i].uri, &r) != ERR_OK) {
-			row_fail(rows[i].line, "route_parse(GET, \"%s\") failed",
-			    rows[i].uri);
+			row_fail(rows[i].line, "route_parse(GET, \"%s\") "
+			    "failed", rows[i].uri);
 			continue;
 		}
 		n = route_path(&r, buf, sizeof(buf));
