@@ -1,0 +1,25 @@
+# The app container: lighttpd + todos-fcgi, started by the same
+# lighttpd/run and lighttpd/lighttpd.conf as `make run`, as a non-root user.
+FROM debian:bookworm-slim AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends gcc make libc6-dev \
+      libfcgi-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Makefile ./
+COPY fcgi/ fcgi/
+RUN make
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends lighttpd ca-certificates \
+      libfcgi0ldbl libhiredis0.14 libcurl4 libjansson4 \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --home-dir /app --shell /usr/sbin/nologin app
+WORKDIR /app
+COPY lighttpd/ lighttpd/
+COPY --from=build /src/build/todos-fcgi build/todos-fcgi
+USER app
+ENV PORT=5000 BIND=0.0.0.0 RESPONDER=/app/build/todos-fcgi
+EXPOSE 5000
+CMD ["lighttpd/run"]
