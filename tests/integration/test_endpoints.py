@@ -187,3 +187,10 @@ def test_purge_method_is_refused_by_lighttpd_with_json(service):
     assert r.status == 501
     assert r.headers["content-type"] == "application/json"
     assert r.json()["status"] == 501
+
+
+def test_post_with_a_large_body_is_405(service, upstream):
+    r = service.get("/get_todos/1", method="POST", body=b"x" * (1 << 20),
+                    headers={"Content-Type": "application/octet-stream"})
+    assert_json_error(r, 405)
+    assert service.get("/get_todos/1").status == 200
