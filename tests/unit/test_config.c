@@ -6,56 +6,8 @@
  * on the environment the tests run in.  Every row carries its __LINE__ and a
  * failing row is printed with the variable, its value and the result.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <string.h>
-
+#include "unit.h"
 #include "config.h"
-
-static int	bad;	/* failing rows in the current test */
-
-static void	row_fail(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-row_fail(int line, const char *fmt, ...)
-{
-	char	msg[1024];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("%s:%d: %s\n", __FILE__, line, msg);
-	bad++;
-}
-
-/* Ends a test: fails it, at the caller's line, if any row failed. */
-#define done() do {							\
-	if (bad > 0)							\
-		fail_msg("%d row(s) failed, see above", bad);		\
-} while (0)
-
-/* s with control bytes as \xNN, into buf, for printing a failing row. */
-static const char *
-esc(const char *s, char *buf, size_t size)
-{
-	size_t	off = 0;
-
-	for (; *s != '\0' && off + 5 < size; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			off += (size_t)snprintf(buf + off, size - off,
-			    "\\x%02x", (unsigned char)*s);
-		else
-			buf[off++] = *s;
-	buf[off] = '\0';
-	return buf;
-}
 
 /* The environment config_load() sees: at most a few variables. */
 #define ENV_MAX	4
@@ -67,13 +19,12 @@ struct var {
 
 static struct var	env[ENV_MAX];
 
+/* The setup of every config test: reset(), and an empty environment. */
 static int
-reset(void **state)
+reset_env(void **state)
 {
-	(void)state;
-	bad = 0;
 	memset(env, 0, sizeof(env));
-	return 0;
+	return reset(state);
 }
 
 static const char *
@@ -645,8 +596,8 @@ test_config_error_one_line(void **state)
 			    rows[i].name);
 		else if (strpbrk(err, "\r\n") != NULL)
 			row_fail(rows[i].line, "%s: the error is not one line: "
-			    "\"%s\"", rows[i].name,
-			    esc(err, shown, sizeof(shown)));
+			    "%s", rows[i].name,
+			    show_str(err, shown, sizeof(shown)));
 	}
 	done();
 }
@@ -655,18 +606,19 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_config_defaults, reset),
-		cmocka_unit_test_setup(test_config_empty_is_unset, reset),
-		cmocka_unit_test_setup(test_config_valid_numbers, reset),
-		cmocka_unit_test_setup(test_config_valid_strings, reset),
-		cmocka_unit_test_setup(test_config_invalid, reset),
-		cmocka_unit_test_setup(test_config_err_truncated, reset),
-		cmocka_unit_test_setup(test_config_redis_url, reset),
-		cmocka_unit_test_setup(test_config_redis_url_unix_max, reset),
-		cmocka_unit_test_setup(test_config_load_redis, reset),
+		cmocka_unit_test_setup(test_config_defaults, reset_env),
+		cmocka_unit_test_setup(test_config_empty_is_unset, reset_env),
+		cmocka_unit_test_setup(test_config_valid_numbers, reset_env),
+		cmocka_unit_test_setup(test_config_valid_strings, reset_env),
+		cmocka_unit_test_setup(test_config_invalid, reset_env),
+		cmocka_unit_test_setup(test_config_err_truncated, reset_env),
+		cmocka_unit_test_setup(test_config_redis_url, reset_env),
+		cmocka_unit_test_setup(test_config_redis_url_unix_max,
+		    reset_env),
+		cmocka_unit_test_setup(test_config_load_redis, reset_env),
 		cmocka_unit_test_setup(test_config_error_hides_password,
-		    reset),
-		cmocka_unit_test_setup(test_config_error_one_line, reset),
+		    reset_env),
+		cmocka_unit_test_setup(test_config_error_one_line, reset_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

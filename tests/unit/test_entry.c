@@ -8,84 +8,8 @@
  * a failing row is printed with its input (bytes outside printable ASCII as
  * \xNN).
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "unit.h"
 #include "entry.h"
-
-static int	bad;	/* failing rows in the current test */
-
-static void	row_fail(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-row_fail(int line, const char *fmt, ...)
-{
-	char	msg[1024];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("%s:%d: %s\n", __FILE__, line, msg);
-	bad++;
-}
-
-static int
-reset(void **state)
-{
-	(void)state;
-	bad = 0;
-	return 0;
-}
-
-/* Ends a test: fails it, at the caller's line, if any row failed. */
-#define done() do {							\
-	if (bad > 0)							\
-		fail_msg("%d row(s) failed, see above", bad);		\
-} while (0)
-
-/* s[len] quoted, bytes outside printable ASCII as \xNN, cut at ~200. */
-static const char *
-show(const char *s, size_t len, char *buf, size_t size)
-{
-	size_t	i, off = 0;
-
-	buf[off++] = '"';
-	for (i = 0; i < len && off + 8 < size; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-			off += (size_t)snprintf(buf + off, size - off,
-			    "\\x%02x", c);
-		else
-			buf[off++] = (char)c;
-	}
-	if (i < len)
-		off += (size_t)snprintf(buf + off, size - off, "...");
-	buf[off++] = '"';
-	buf[off] = '\0';
-	return buf;
-}
-
-/* A heap copy of s[len] with nothing after it. */
-static char *
-exact(const char *s, size_t len)
-{
-	char	*p = malloc(len > 0 ? len : 1);
-
-	assert_non_null(p);
-	if (len > 0)
-		memcpy(p, s, len);
-	return p;
-}
 
 static int
 is_zero(const struct entry *e)

@@ -7,52 +7,11 @@
  * tests, which run the responder behind a real lighttpd.  Every row carries
  * its __LINE__; a failing row is printed with what came back.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
 #include <jansson.h>
 
+#include "unit.h"
 #include "err.h"
 #include "reply.h"
-
-static int	bad;	/* failing rows in the current test */
-
-static void	row_fail(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-row_fail(int line, const char *fmt, ...)
-{
-	char	msg[2048];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("%s:%d: %s\n", __FILE__, line, msg);
-	bad++;
-}
-
-static int
-reset(void **state)
-{
-	(void)state;
-	bad = 0;
-	return 0;
-}
-
-/* Ends a test: fails it, at the caller's line, if any row failed. */
-#define done() do {							\
-	if (bad > 0)							\
-		fail_msg("%d row(s) failed, see above", bad);		\
-} while (0)
 
 /* s with CR and LF shown as \r \n, for printing heads on one line. */
 static const char *

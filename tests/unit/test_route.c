@@ -5,73 +5,8 @@
  * URI (non-printable bytes as \xNN) and what came back, and the test fails
  * after all rows ran.  Pure functions only: no I/O, no environment.
  */
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <setjmp.h>
-#include <cmocka.h>
-
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-
+#include "unit.h"
 #include "route.h"
-
-static int	bad;	/* failing rows in the current test */
-
-static void	row_fail(int, const char *, ...)
-		    __attribute__((format(printf, 2, 3)));
-
-static void
-row_fail(int line, const char *fmt, ...)
-{
-	char	msg[512];
-	va_list	ap;
-
-	va_start(ap, fmt);
-	(void)vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	print_error("%s:%d: %s\n", __FILE__, line, msg);
-	bad++;
-}
-
-static int
-reset(void **state)
-{
-	(void)state;
-	bad = 0;
-	return 0;
-}
-
-/* Ends a test: fails it, at the caller's line, if any row failed. */
-#define done() do {							\
-	if (bad > 0)							\
-		fail_msg("%d row(s) failed, see above", bad);		\
-} while (0)
-
-/* s, quoted, with bytes outside printable ASCII as \xNN; "NULL" for NULL. */
-static const char *
-show(const char *s, char *buf, size_t size)
-{
-	size_t	off = 0;
-	int	n;
-
-	if (s == NULL)
-		return "NULL";
-	buf[off++] = '"';
-	for (; *s != '\0' && off + 6 < size; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\')
-			n = snprintf(buf + off, size - off, "\\x%02x", c);
-		else
-			n = snprintf(buf + off, size - off, "%c", c);
-		off += (size_t)n;
-	}
-	buf[off++] = '"';
-	buf[off] = '\0';
-	return buf;
-}
 
 static const char *
 err_name(enum err e)
@@ -210,8 +145,8 @@ test_route_parse(void **state)
 		e = route_parse(row->method, row->uri, &r);
 		if (e != row->err) {
 			row_fail(row->line, "route_parse(%s, %s): %s, want %s",
-			    show(row->method, m, sizeof(m)),
-			    show(row->uri, u, sizeof(u)), err_name(e),
+			    show_str(row->method, m, sizeof(m)),
+			    show_str(row->uri, u, sizeof(u)), err_name(e),
 			    err_name(row->err));
 			continue;
 		}
@@ -220,17 +155,18 @@ test_route_parse(void **state)
 			if (r.kind != 0 || r.id != 0 || r.head != 0)
 				row_fail(row->line, "route_parse(%s, %s): %s "
 				    "but *r not zeroed (kind %d id %ld "
-				    "head %d)", show(row->method, m, sizeof(m)),
-				    show(row->uri, u, sizeof(u)), err_name(e),
-				    (int)r.kind, r.id, r.head);
+				    "head %d)",
+				    show_str(row->method, m, sizeof(m)),
+				    show_str(row->uri, u, sizeof(u)),
+				    err_name(e), (int)r.kind, r.id, r.head);
 			continue;
 		}
 		if (r.kind != row->kind || r.id != row->id ||
 		    r.head != row->head)
 			row_fail(row->line, "route_parse(%s, %s): kind %d id "
 			    "%ld head %d, want kind %d id %ld head %d",
-			    show(row->method, m, sizeof(m)),
-			    show(row->uri, u, sizeof(u)), (int)r.kind, r.id,
+			    show_str(row->method, m, sizeof(m)),
+			    show_str(row->uri, u, sizeof(u)), (int)r.kind, r.id,
 			    r.head, (int)row->kind, row->id, row->head);
 	}
 	done();
