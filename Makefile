@@ -15,12 +15,13 @@ CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson
 PYTHON	 = /usr/bin/python3
 
-# Sanitizer build: make SAN=1 puts everything under build/san.
+# Sanitizer build: make SAN=1 puts everything under build/san.  The flags
+# are added with override, so a CFLAGS on the command line cannot drop them.
 ifeq ($(SAN),1)
 O	 = build/san
-CFLAGS	 = -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
-	   -fno-sanitize-recover=all
-LDFLAGS	+= -fsanitize=address,undefined
+override CFLAGS  += -O1 -g -fno-omit-frame-pointer \
+	   -fsanitize=address,undefined -fno-sanitize-recover=all
+override LDFLAGS += -fsanitize=address,undefined
 endif
 
 SRCS	 = $(wildcard fcgi/*.c)
@@ -47,7 +48,7 @@ $(O)/todos-fcgi: $(OBJS)
 $(O)/%.o: fcgi/%.c fcgi/*.h | $(O)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -c -o $@ $<
 
-$(O)/test_%: tests/unit/test_%.c $(LIBOBJS) fcgi/*.h | $(O)
+$(O)/test_%: tests/unit/test_%.c tests/unit/*.h $(LIBOBJS) fcgi/*.h | $(O)
 	$(CC) $(WARN) $(CPPFLAGS) $(CFLAGS) -Ifcgi $(LDFLAGS) -o $@ $< \
 	    $(LIBOBJS) $(LDLIBS) -lcmocka
 

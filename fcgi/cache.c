@@ -5,6 +5,7 @@
  * pass through a format string.  One hiredis reply is kept (the last hit)
  * so that a hit's body is sent straight from hiredis's buffer, uncopied.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -99,6 +100,8 @@ static int
 ensure(struct cache *c)
 {
 	const struct redis_target	*t = &c->target;
+	const char			*auth[] = { "AUTH", t->password };
+	size_t				 authlen[] = { 4, strlen(t->password) };
 
 	if (c->ctx != NULL)
 		return 0;
@@ -121,7 +124,7 @@ ensure(struct cache *c)
 	if (!t->is_unix)
 		(void)redisEnableKeepAlive(c->ctx);
 	if (t->password[0] != '\0' && expect_ok(c->ctx,
-	    redisCommand(c->ctx, "AUTH %s", t->password)) == -1) {
+	    redisCommandArgv(c->ctx, 2, auth, authlen)) == -1) {
 		drop(c, "AUTH");
 		return -1;
 	}
@@ -147,6 +150,19 @@ answered(struct cache *c)
 }
 
 /*
+ * Did the command fail because the peer had closed the connection (EOF on
+ * TCP, EPIPE or ECONNRESET on a unix socket), as after a Redis restart?
+ * Read right after the failed call: hiredis makes no system call between
+ * the failing read or write and its return.
+ */
+static int
+closed(const redisContext *ctx)
+{
+	return ctx->err == REDIS_ERR_EOF || (ctx->err == REDIS_ERR_IO &&
+	    (errno == EPIPE || errno == ECONNRESET));
+}
+
+/*
  * Runs one command given as argv.  A connection that Redis closed while it
  * sat idle (a restart) is remade once at once, so a restart that is already
  * over costs no request a BYPASS; a timeout is not retried, it would only
@@ -166,7 +182,7 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 			answered(c);
 			return r;
 		}
-		if (attempt == 0 && c->ctx->err == REDIS_ERR_EOF) {
+		if (attempt == 0 && closed(c->ctx)) {
 			redisFree(c->ctx);
 			c->ctx = NULL;
 			continue;
@@ -211,26 +227,149 @@ cache_get(struct cache *c, const char *key, size_t keylen, const char **val,
 	return ERR_CACHE_REPLY;
 }
 
+/* The reply type check shared by commands whose answer must be +OK. */
+static enum err
+status_ok(redisReply *r, const char *what)
+{
+	enum err	e = ERR_OK;
+
+	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0) {
+		log_warn("%s: redis %s: %.200s", __func__, what,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		e = ERR_CACHE_REPLY;
+	}
+	freeReplyObject(r);
+	return e;
+}
+
 enum err
 cache_set(struct cache *c, const char *key, size_t keylen, const char *val,
-    size_t len, long ttl)
+    size_t len, long long ttl_ms)
 {
 	char		 ttlbuf[24];
-	const char	*argv[] = { "SET", key, val, "EX", ttlbuf };
+	const char	*argv[] = { "SET", key, val, "PX", ttlbuf };
 	size_t		 argvlen[] = { 3, keylen, len, 2, 0 };
 	redisReply	*r;
-	enum err	 e = ERR_OK;
 	int		 n;
 
 	release_hit(c);
-	n = snprintf(ttlbuf, sizeof(ttlbuf), "%ld", ttl);
-	if (n < 0 || (size_t)n >= sizeof(ttlbuf))
+	n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl_ms);
+	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0)
 		return ERR_INTERNAL;
 	argvlen[4] = (size_t)n;
 	if ((r = command(c, 5, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
-	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0) {
-		log_warn("%s: redis SET: %.200s", __func__,
+	return status_ok(r, "SET");
+}
+
+enum err
+cache_mget(struct cache *c, size_t n, const char *const *keys,
+    const size_t *keylens, const char **vals, size_t *lens)
+{
+	const char	*argv[8];
+	size_t		 argvlen[8], i;
+	redisReply	*r, *el;
+
+	for (i = 0; i < n; i++) {
+		vals[i] = NULL;
+		lens[i] = 0;
+	}
+	release_hit(c);
+	if (n == 0 || n >= sizeof(argv) / sizeof(argv[0]))
+		return ERR_INTERNAL;
+	argv[0] = "MGET";
+	argvlen[0] = 4;
+	for (i = 0; i < n; i++) {
+		argv[i + 1] = keys[i];
+		argvlen[i + 1] = keylens[i];
+	}
+	if ((r = command(c, (int)n + 1, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
+		log_warn("%s: redis MGET: %.200s", __func__,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		freeReplyObject(r);
+		return ERR_CACHE_REPLY;
+	}
+	for (i = 0; i < n; i++) {
+		el = r->element[i];
+		if (el->type == REDIS_REPLY_STRING) {
+			vals[i] = el->str;
+			lens[i] = el->len;
+		}
+	}
+	c->hit = r;
+	return ERR_OK;
+}
+
+enum err
+cache_lock(struct cache *c, const char *key, size_t keylen,
+    const char *token, size_t tokenlen, long long ttl_ms)
+{
+	char		 ttlbuf[24];
+	const char	*argv[] = { "SET", key, token, "NX", "PX", ttlbuf };
+	size_t		 argvlen[] = { 3, keylen, tokenlen, 2, 2, 0 };
+	redisReply	*r;
+	int		 n;
+
+	release_hit(c);
+	n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl_ms);
+	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0)
+		return ERR_INTERNAL;
+	argvlen[5] = (size_t)n;
+	if ((r = command(c, 6, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type == REDIS_REPLY_NIL) {
+		freeReplyObject(r);
+		return ERR_CACHE_LOCKED;
+	}
+	return status_ok(r, "SET NX");
+}
+
+/* Compare-and-delete: only the holder of the token releases the lock. */
+#define UNLOCK_SCRIPT \
+	"if redis.call('get', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('del', KEYS[1]) else return 0 end"
+
+enum err
+cache_unlock(struct cache *c, const char *key, size_t keylen,
+    const char *token, size_t tokenlen)
+{
+	const char	*argv[] = { "EVAL", UNLOCK_SCRIPT, "1", key, token };
+	size_t		 argvlen[] = { 4, sizeof(UNLOCK_SCRIPT) - 1, 1, keylen,
+			    tokenlen };
+	redisReply	*r;
+	enum err	 e = ERR_OK;
+
+	release_hit(c);
+	if ((r = command(c, 5, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type != REDIS_REPLY_INTEGER) {
+		log_warn("%s: redis EVAL: %.200s", __func__,
+		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
+		e = ERR_CACHE_REPLY;
+	}
+	freeReplyObject(r);
+	return e;
+}
+
+enum err
+cache_del(struct cache *c, const char *key, size_t keylen,
+    long long *removed)
+{
+	const char	*argv[] = { "DEL", key };
+	size_t		 argvlen[] = { 3, keylen };
+	redisReply	*r;
+	enum err	 e = ERR_OK;
+
+	*removed = 0;
+	release_hit(c);
+	if ((r = command(c, 2, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type == REDIS_REPLY_INTEGER)
+		*removed = r->integer;
+	else {
+		log_warn("%s: redis DEL: %.200s", __func__,
 		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		e = ERR_CACHE_REPLY;
 	}

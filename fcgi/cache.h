@@ -30,8 +30,30 @@ void		 cache_free(struct cache *);
 enum err	 cache_get(struct cache *c, const char *key, size_t keylen,
 		    const char **val, size_t *len);
 
-/* SET key val EX ttl.  ERR_OK, ERR_CACHE_DOWN or ERR_CACHE_REPLY. */
+/*
+ * GET of n keys in one round trip (MGET).  Same contract as cache_get for
+ * each vals[i] and lens[i]; all valid until the next cache_* call.
+ */
+enum err	 cache_mget(struct cache *c, size_t n, const char *const *keys,
+		    const size_t *keylens, const char **vals, size_t *lens);
+
+/* SET key val PX ttl_ms.  ERR_OK, ERR_CACHE_DOWN or ERR_CACHE_REPLY. */
 enum err	 cache_set(struct cache *c, const char *key, size_t keylen,
-		    const char *val, size_t len, long ttl);
+		    const char *val, size_t len, long long ttl_ms);
+
+/*
+ * SET key token NX PX ttl_ms: ERR_OK when taken, ERR_CACHE_LOCKED when
+ * someone else holds it, or ERR_CACHE_DOWN / ERR_CACHE_REPLY.
+ */
+enum err	 cache_lock(struct cache *c, const char *key, size_t keylen,
+		    const char *token, size_t tokenlen, long long ttl_ms);
+
+/* Deletes key only if it still holds token (the owner's release). */
+enum err	 cache_unlock(struct cache *c, const char *key, size_t keylen,
+		    const char *token, size_t tokenlen);
+
+/* DEL key; *removed is how many keys went (0 or 1). */
+enum err	 cache_del(struct cache *c, const char *key, size_t keylen,
+		    long long *removed);
 
 #endif /* CACHE_H */

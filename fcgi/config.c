@@ -266,6 +266,26 @@ load_prefix(struct config *cfg, const char *s, char *err, size_t errsz)
 	return 0;
 }
 
+/* PURGE_TOKEN: unset or empty disables purging; never echoed. */
+static int
+load_token(struct config *cfg, const char *s, char *err, size_t errsz)
+{
+	size_t	i, len;
+
+	if (s == NULL || *s == '\0')
+		return 0;
+	len = strlen(s);
+	for (i = 0; i < len; i++)
+		if (s[i] <= ' ' || s[i] > '~')
+			return fail(err, errsz, "PURGE_TOKEN: printable ASCII "
+			    "without spaces only");
+	if (len < 16 || copy(cfg->purge_token, sizeof(cfg->purge_token), s,
+	    len) == -1)
+		return fail(err, errsz, "PURGE_TOKEN: must be 16..%d "
+		    "characters", CONFIG_SECRET_MAX - 1);
+	return 0;
+}
+
 int
 config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 {
@@ -291,7 +311,29 @@ config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 	    &cfg->redis_timeout_ms, err, errsz) == -1)
 		return -1;
 
+	if (get_long(lookup, "STALE_TTL", 3600, 0, 31536000, &cfg->stale_ttl,
+	    err, errsz) == -1 ||
+	    get_long(lookup, "STALE_WHILE_REVALIDATE", 30, 0, 31536000,
+	    &cfg->stale_while_revalidate, err, errsz) == -1 ||
+	    get_long(lookup, "NEGATIVE_TTL", 10, 0, 31536000,
+	    &cfg->negative_ttl, err, errsz) == -1 ||
+	    get_long(lookup, "CIRCUIT_FAILURES", 5, 1, 1000000,
+	    &cfg->circuit_failures, err, errsz) == -1 ||
+	    get_long(lookup, "CIRCUIT_COOLDOWN_MS", 5000, 1, 3600000,
+	    &cfg->circuit_cooldown_ms, err, errsz) == -1)
+		return -1;
+	/* Unset, the window is min(30, STALE_TTL); set, it must fit. */
+	s = lookup("STALE_WHILE_REVALIDATE");
+	if ((s == NULL || *s == '\0') &&
+	    cfg->stale_while_revalidate > cfg->stale_ttl)
+		cfg->stale_while_revalidate = cfg->stale_ttl;
+	if (cfg->stale_while_revalidate > cfg->stale_ttl)
+		return fail(err, errsz, "STALE_WHILE_REVALIDATE: %ld is more "
+		    "than STALE_TTL (%ld): entries would be gone before it "
+		    "ends", cfg->stale_while_revalidate, cfg->stale_ttl);
+
 	if (load_upstream(cfg, lookup("UPSTREAM_URL"), err, errsz) == -1 ||
+	    load_token(cfg, lookup("PURGE_TOKEN"), err, errsz) == -1 ||
 	    load_prefix(cfg, lookup("CACHE_PREFIX"), err, errsz) == -1 ||
 	    load_log_level(cfg, lookup("LOG_LEVEL"), err, errsz) == -1)
 		return -1;

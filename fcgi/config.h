@@ -34,6 +34,12 @@ struct config {
 	struct redis_target	 redis;
 	long			 redis_timeout_ms;
 	long			 cache_ttl;		/* seconds */
+	long			 stale_ttl;		/* kept past freshness */
+	long			 stale_while_revalidate;	/* <= stale_ttl */
+	long			 negative_ttl;		/* 404s; 0: not cached */
+	long			 circuit_failures;
+	long			 circuit_cooldown_ms;
+	char			 purge_token[CONFIG_SECRET_MAX]; /* "": off */
 	long			 upstream_timeout_ms;
 	long			 upstream_max_bytes;
 	char			 cache_prefix[CONFIG_PREFIX_MAX];

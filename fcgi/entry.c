@@ -12,6 +12,20 @@
 #define STORED_MS_MAX	253402300799999LL	/* year 9999 */
 #define TTL_MAX		2147483647L
 
+/* An entity-tag: '"', etagc bytes (no '"', no controls), '"'. */
+static int
+valid_etag(const char *s, size_t len)
+{
+	size_t	i;
+
+	if (len < 2 || s[0] != '"' || s[len - 1] != '"')
+		return 0;
+	for (i = 1; i < len - 1; i++)
+		if ((unsigned char)s[i] < 0x21 || s[i] == '"' || s[i] == 0x7f)
+			return 0;
+	return 1;
+}
+
 enum err
 entry_encode(const struct entry *e, char **out, size_t *outlen)
 {
@@ -24,8 +38,13 @@ entry_encode(const struct entry *e, char **out, size_t *outlen)
 	if (e->stored_ms < 0 || e->stored_ms > STORED_MS_MAX || e->ttl < 0 ||
 	    e->status < 100 || e->status > 599)
 		return ERR_INTERNAL;
-	n = snprintf(head, sizeof(head), "t=%lld\nttl=%ld\ns=%d\n\n",
-	    e->stored_ms, e->ttl, e->status);
+	if (e->etag != NULL && (e->etag_len > ENTRY_ETAG_MAX ||
+	    !valid_etag(e->etag, e->etag_len)))
+		return ERR_INTERNAL;
+	n = snprintf(head, sizeof(head), "t=%lld\nttl=%ld\ns=%d\n%s%.*s%s\n",
+	    e->stored_ms, e->ttl, e->status, e->etag ? "etag=" : "",
+	    e->etag ? (int)e->etag_len : 0, e->etag ? e->etag : "",
+	    e->etag ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return ERR_INTERNAL;
 	if (e->body_len > (size_t)-1 - (size_t)n - 1)
@@ -108,6 +127,12 @@ entry_decode(const char *buf, size_t len, struct entry *e)
 				return ERR_ENTRY_CORRUPT;
 			out.ttl = (long)v;
 			have_ttl = 1;
+		} else if (headlen == 4 && memcmp(p, "etag", 4) == 0) {
+			out.etag = eq + 1;
+			out.etag_len = (size_t)(nl - eq - 1);
+			if (out.etag_len > ENTRY_ETAG_MAX ||
+			    !valid_etag(out.etag, out.etag_len))
+				return ERR_ENTRY_CORRUPT;
 		} else if (headlen == 1 && p[0] == 's') {
 			if (digits(eq + 1, (size_t)(nl - eq - 1), 599,
 			    &v) == -1 || v < 100)
@@ -125,6 +150,18 @@ entry_decode(const char *buf, size_t len, struct entry *e)
 	return ERR_OK;
 }
 
+enum freshness
+entry_freshness(const struct entry *e, long long now_ms, long swr)
+{
+	long long	age_ms = now_ms - e->stored_ms;
+
+	if (age_ms < (long long)e->ttl * 1000)
+		return ENTRY_FRESH;
+	if (age_ms < ((long long)e->ttl + swr) * 1000)
+		return ENTRY_STALE_SWR;
+	return ENTRY_STALE;
+}
+
 long
 entry_age(const struct entry *e, long long now_ms)
 {
@@ -133,12 +170,4 @@ entry_age(const struct entry *e, long long now_ms)
 	if (age < 0)
 		return 0;	/* another front's clock runs ahead */
 	return age > TTL_MAX ? TTL_MAX : (long)age;
-}
-
-long
-entry_fresh_left(const struct entry *e, long long now_ms)
-{
-	long	age = entry_age(e, now_ms);
-
-	return age >= e->ttl ? 0 : e->ttl - age;
 }

@@ -6,7 +6,9 @@
  *
  *	t=1764082366123		stored-at, Unix time in milliseconds
  *	ttl=60			seconds of freshness from t
- *	s=200			HTTP status of the answer
+ *	s=200			HTTP status of the answer (200, or 404 cached
+ *				negatively, with an empty body)
+ *	etag="8c9f0e6d2a1b3c4d"	strong validator of the body (200 only)
  *
  *	{"userId":1,"id":1,...}
  *
@@ -23,12 +25,24 @@
 
 #define ENTRY_HEAD_MAX	512	/* a longer head is corrupt */
 
+#define ENTRY_ETAG_MAX	64
+
 struct entry {
 	long long	 stored_ms;	/* Unix ms */
-	long		 ttl;		/* seconds */
-	int		 status;	/* 200 */
+	long		 ttl;		/* seconds of freshness */
+	int		 status;	/* 200 or 404 */
+	const char	*etag;		/* with its quotes; NULL: none */
+	size_t		 etag_len;	/* not NUL-terminated when decoded */
 	const char	*body;		/* not NUL-terminated */
 	size_t		 body_len;
+};
+
+/* Where an entry stands at a given time (see entry_freshness). */
+enum freshness {
+	ENTRY_FRESH,		/* age < ttl: serve it */
+	ENTRY_STALE_SWR,	/* within stale-while-revalidate: serve it,
+				   refresh after answering */
+	ENTRY_STALE		/* older: only if the upstream fails */
 };
 
 /*
@@ -38,15 +52,16 @@ struct entry {
 enum err	entry_encode(const struct entry *e, char **out, size_t *outlen);
 
 /*
- * Decodes buf[len].  On ERR_OK e->body points into buf (no copy), so e is
- * valid only as long as buf is.  On ERR_ENTRY_CORRUPT *e is zeroed.
+ * Decodes buf[len].  On ERR_OK e->body and e->etag point into buf (no
+ * copy), so e is valid only as long as buf is.  On ERR_ENTRY_CORRUPT *e is zeroed.
  */
 enum err	entry_decode(const char *buf, size_t len, struct entry *e);
 
+/* Where e stands at now_ms, given the stale-while-revalidate window. */
+enum freshness	entry_freshness(const struct entry *e, long long now_ms,
+		    long swr);
+
 /* Whole seconds since e was stored at now_ms; never negative. */
 long		entry_age(const struct entry *e, long long now_ms);
-
-/* Whole seconds of freshness left at now_ms; never negative. */
-long		entry_fresh_left(const struct entry *e, long long now_ms);
 
 #endif /* ENTRY_H */

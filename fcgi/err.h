@@ -13,12 +13,16 @@ enum err {
 	ERR_NOT_FOUND,		/* no such route, or the upstream said 404 */
 	ERR_BAD_ID,		/* id is not a positive 31-bit decimal */
 	ERR_METHOD,		/* method other than GET or HEAD */
-	ERR_UPSTREAM_STATUS,	/* upstream answered non-2xx, non-404 */
+	ERR_UPSTREAM_STATUS,	/* upstream answered neither 200 nor 404 */
 	ERR_UPSTREAM_CONNECT,	/* refused, DNS failure, reset, TLS ... */
 	ERR_UPSTREAM_TIMEOUT,	/* no full answer within UPSTREAM_TIMEOUT_MS */
 	ERR_UPSTREAM_TOO_BIG,	/* body passed UPSTREAM_MAX_BYTES */
 	ERR_UPSTREAM_JSON,	/* body is not valid JSON */
+	ERR_UNAUTHORIZED,	/* DELETE without the right bearer token */
+	ERR_CIRCUIT_OPEN,	/* upstream circuit open: not called */
+	ERR_WAIT_TIMEOUT,	/* another fetch of the key did not finish */
 	ERR_CACHE_DOWN,		/* Redis not connected (or in back-off) */
+	ERR_CACHE_LOCKED,	/* the fill lock is held by someone else */
 	ERR_CACHE_REPLY,	/* Redis answered with an error or odd type */
 	ERR_ENTRY_CORRUPT,	/* stored entry does not decode */
 	ERR_NOMEM,

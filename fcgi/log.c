@@ -34,7 +34,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 {
 	char	 line[1024];
 	va_list	 ap;
-	int	 n, m;
+	int	 n, m, i;
 
 	if (!log_enabled(level))
 		return;
@@ -47,6 +47,10 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (m < 0)
 		return;
+	/* Text from outside (Redis errors, libcurl) must not forge lines. */
+	for (i = n; i < n + m && i < (int)sizeof(line) - 1; i++)
+		if ((unsigned char)line[i] < ' ' || line[i] == 0x7f)
+			line[i] = '?';
 	/* A truncated line is still worth having; end it properly. */
 	n = (size_t)(n + m) >= sizeof(line) - 1 ? (int)sizeof(line) - 2 : n + m;
 	line[n++] = '\n';

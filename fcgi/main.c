@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
@@ -24,7 +25,17 @@
 #define EXIT_USAGE	64	/* sysexits EX_USAGE */
 #define EXIT_CONFIG	78	/* sysexits EX_CONFIG */
 
+/*
+ * Stopping.  SIGTERM (lighttpd's), SIGINT and SIGUSR1 are blocked while a
+ * request is handled, so that its reads and writes are never cut short by
+ * EINTR; they arrive between requests, where the handler's lack of
+ * SA_RESTART makes a blocked accept(2) return.  A signal landing between
+ * the loop's check and accept(2) would leave the process waiting for a
+ * connection that never comes: the alarm ends it then.
+ */
 static volatile sig_atomic_t	stopping;
+static unsigned int		stop_grace = 2;	/* seconds */
+static sigset_t			stop_signals;
 
 static void
 on_stop(int sig)
@@ -32,6 +43,7 @@ on_stop(int sig)
 	(void)sig;
 	stopping = 1;
 	FCGX_ShutdownPending();
+	(void)alarm(stop_grace);
 }
 
 /* Installed after FCGX_Init so that libfcgi's defaults do not win. */
@@ -44,11 +56,14 @@ signals(void)
 	sigemptyset(&sa.sa_mask);
 	sa.sa_handler = SIG_IGN;
 	(void)sigaction(SIGPIPE, &sa, NULL);
-	/* No SA_RESTART: the signal must interrupt a blocked accept(2). */
 	sa.sa_handler = on_stop;
 	(void)sigaction(SIGTERM, &sa, NULL);
 	(void)sigaction(SIGINT, &sa, NULL);
 	(void)sigaction(SIGUSR1, &sa, NULL);
+	sigemptyset(&stop_signals);
+	sigaddset(&stop_signals, SIGTERM);
+	sigaddset(&stop_signals, SIGINT);
+	sigaddset(&stop_signals, SIGUSR1);
 }
 
 static const char *
@@ -62,6 +77,8 @@ main(int argc, char *argv[])
 {
 	struct config	 cfg;
 	struct serve	 s;
+	struct cache	*cache = NULL;
+	struct upstream	*upstream = NULL;
 	FCGX_Request	 req;
 	char		 why[256];
 	int		 check_only = 0, rc = EXIT_FAILURE;
@@ -91,30 +108,34 @@ main(int argc, char *argv[])
 		log_error("%s: curl_global_init failed", __func__);
 		return EXIT_FAILURE;
 	}
-	memset(&s, 0, sizeof(s));
-	s.cfg = &cfg;
-	if ((s.cache = cache_new(&cfg.redis, cfg.redis_timeout_ms)) == NULL ||
-	    (s.upstream = upstream_new(cfg.upstream_url,
+	if ((cache = cache_new(&cfg.redis, cfg.redis_timeout_ms)) == NULL ||
+	    (upstream = upstream_new(cfg.upstream_url,
 	    cfg.upstream_timeout_ms, (size_t)cfg.upstream_max_bytes)) == NULL) {
 		log_error("%s: cannot set up redis or libcurl", __func__);
 		goto done;
 	}
+	serve_init(&s, &cfg, cache, upstream);
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("%s: FCGX_InitRequest failed", __func__);
 		goto done;
 	}
 	log_info("%s: serving, cache ttl %lds", __func__, cfg.cache_ttl);
 
+	/* Past the grace, an interrupted request would be over anyway. */
+	stop_grace = (unsigned int)(cfg.upstream_timeout_ms / 1000) + 3;
 	while (!stopping && FCGX_Accept_r(&req) >= 0) {
+		(void)sigprocmask(SIG_BLOCK, &stop_signals, NULL);
 		serve_request(&s, &req);
 		FCGX_Finish_r(&req);
+		serve_after(&s);
+		(void)sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
 	}
 	FCGX_Free(&req, 1);
 	log_info("%s: stopping", __func__);
 	rc = EXIT_SUCCESS;
 done:
-	upstream_free(s.upstream);
-	cache_free(s.cache);
+	upstream_free(upstream);
+	cache_free(cache);
 	curl_global_cleanup();
 	return rc;
 }

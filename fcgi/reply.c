@@ -2,6 +2,7 @@
  * reply.c: build and write answers.  The head is formatted into one stack
  * buffer so that a hit costs two FCGX_PutStr calls and no allocation.
  */
+#include <stdarg.h>
 #include <stdio.h>
 
 #include "reply.h"
@@ -24,10 +25,22 @@ reply_status_text(int status)
 	}
 }
 
-/* Accounts for n bytes that snprintf put at *off; -1 if they did not fit. */
+/* Appends a formatted piece at *off; -1 once anything did not fit. */
 static int
-add(size_t size, size_t *off, int n)
+add(char *buf, size_t size, size_t *off, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static int
+add(char *buf, size_t size, size_t *off, const char *fmt, ...)
 {
+	va_list	ap;
+	int	n;
+
+	if (*off >= size)
+		return -1;
+	va_start(ap, fmt);
+	n = vsnprintf(buf + *off, size - *off, fmt, ap);
+	va_end(ap);
 	if (n < 0 || (size_t)n >= size - *off)
 		return -1;
 	*off += (size_t)n;
@@ -40,32 +53,66 @@ reply_head(char *buf, size_t size, const struct reply *r,
 {
 	size_t	off = 0;
 
-	if (size == 0)
+	if (add(buf, size, &off, "Status: %d %s\r\n", r->status,
+	    reply_status_text(r->status)) == -1)
 		return -1;
-	if (add(size, &off, snprintf(buf, size,
-	    "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: %zu\r\n",
-	    r->status, reply_status_text(r->status), content_length)) == -1)
+	if (r->status != 304 && add(buf, size, &off,
+	    "Content-Type: application/json\r\nContent-Length: %zu\r\n",
+	    content_length) == -1)
 		return -1;
-	if (r->x_cache != NULL && add(size, &off, snprintf(buf + off,
-	    size - off, "X-Cache: %s\r\n", r->x_cache)) == -1)
+	if (r->x_cache != NULL &&
+	    add(buf, size, &off, "X-Cache: %s\r\n", r->x_cache) == -1)
 		return -1;
-	if (r->age >= 0 && add(size, &off, snprintf(buf + off,
-	    size - off, "Age: %ld\r\n", r->age)) == -1)
+	if (r->cache_status != NULL && add(buf, size, &off,
+	    "Cache-Status: %s\r\n", r->cache_status) == -1)
 		return -1;
-	if (r->max_age >= 0) {
-		if (add(size, &off, snprintf(buf + off, size - off,
-		    "Cache-Control: max-age=%ld\r\n", r->max_age)) == -1)
+	if (r->has_age && add(buf, size, &off, "Age: %ld\r\n", r->age) == -1)
+		return -1;
+	if (!r->cacheable) {
+		if (add(buf, size, &off, "Cache-Control: no-store\r\n") == -1)
 			return -1;
-	} else if (add(size, &off, snprintf(buf + off, size - off,
-	    "Cache-Control: no-store\r\n")) == -1)
+	} else if (add(buf, size, &off, "Cache-Control: max-age=%ld",
+	    r->max_age) == -1 ||
+	    (r->swr > 0 && add(buf, size, &off,
+	    ", stale-while-revalidate=%ld", r->swr) == -1) ||
+	    (r->sie > 0 && add(buf, size, &off, ", stale-if-error=%ld",
+	    r->sie) == -1) ||
+	    add(buf, size, &off, "\r\n") == -1)
 		return -1;
-	if (r->allow && add(size, &off, snprintf(buf + off, size - off,
-	    "Allow: GET, HEAD\r\n")) == -1)
+	if (r->etag != NULL && (r->etag_len > 0x7fffffff ||
+	    add(buf, size, &off, "ETag: %.*s\r\n", (int)r->etag_len,
+	    r->etag) == -1))
 		return -1;
-	if (add(size, &off, snprintf(buf + off, size - off,
-	    "\r\n")) == -1)
+	if (r->allow != NULL &&
+	    add(buf, size, &off, "Allow: %s\r\n", r->allow) == -1)
+		return -1;
+	if (r->retry_after > 0 && add(buf, size, &off,
+	    "Retry-After: %ld\r\n", r->retry_after) == -1)
+		return -1;
+	if (r->auth && add(buf, size, &off,
+	    "WWW-Authenticate: Bearer realm=\"todos-fcgi\"\r\n") == -1)
+		return -1;
+	if (add(buf, size, &off, "\r\n") == -1)
+		return -1;
+	return (int)off;
+}
+
+int
+reply_cache_status(char *buf, size_t size, const struct cstatus *cs)
+{
+	size_t	off = 0;
+
+	if (add(buf, size, &off, "%s", REPLY_CACHE_NAME) == -1 ||
+	    (cs->hit && add(buf, size, &off, "; hit") == -1) ||
+	    (cs->fwd != NULL &&
+	    add(buf, size, &off, "; fwd=%s", cs->fwd) == -1) ||
+	    (cs->fwd_status > 0 &&
+	    add(buf, size, &off, "; fwd-status=%d", cs->fwd_status) == -1) ||
+	    (cs->stored && add(buf, size, &off, "; stored") == -1) ||
+	    (cs->collapsed && add(buf, size, &off, "; collapsed") == -1) ||
+	    (cs->has_ttl && add(buf, size, &off, "; ttl=%ld", cs->ttl) == -1) ||
+	    (cs->detail != NULL &&
+	    add(buf, size, &off, "; detail=%s", cs->detail) == -1))
 		return -1;
 	return (int)off;
 }
@@ -94,7 +141,7 @@ reply_send(FCGX_Stream *out, const struct reply *r, const char *body,
 		return -1;
 	if (FCGX_PutStr(head, n, out) != n)
 		return -1;
-	if (head_only || len == 0)
+	if (head_only || len == 0 || r->status == 304)
 		return 0;
 	/* FCGX_PutStr takes an int; bodies are bounded far below INT_MAX. */
 	if (len > 0x7fffffff || FCGX_PutStr(body, (int)len, out) != (int)len)
@@ -103,12 +150,17 @@ reply_send(FCGX_Stream *out, const struct reply *r, const char *body,
 }
 
 int
-reply_error(FCGX_Stream *out, enum err e, int head_only)
+reply_error(FCGX_Stream *out, enum err e, const struct reply *extra,
+    int head_only)
 {
-	struct reply	r = { err_status(e), NULL, -1, -1, e == ERR_METHOD };
+	struct reply	r = { 0 };
 	char		body[REPLY_ERROR_MAX];
 	int		n;
 
+	if (extra != NULL)
+		r = *extra;
+	r.status = err_status(e);
+	r.etag = NULL;
 	if ((n = reply_error_body(body, sizeof(body), e)) == -1)
 		return -1;
 	return reply_send(out, &r, body, (size_t)n, head_only);

@@ -15,8 +15,8 @@
 static enum err
 parse_id(const char *seg, size_t len, long *id)
 {
-	size_t	i;
-	long	v = 0;
+	size_t		i;
+	long long	v = 0;
 
 	for (i = 0; i < len; i++)
 		if (seg[i] < '0' || seg[i] > '9')
@@ -31,7 +31,7 @@ parse_id(const char *seg, size_t len, long *id)
 		v = v * 10 + (seg[i] - '0');	/* <= 9999999999: no overflow */
 	if (v > ROUTE_ID_MAX)
 		return ERR_BAD_ID;
-	*id = v;
+	*id = (long)v;
 	return ERR_OK;
 }
 
@@ -61,9 +61,13 @@ route_parse(const char *method, const char *uri, struct route *r)
 	else
 		out.kind = ROUTE_TODO;
 
-	if (method != NULL && strcmp(method, "HEAD") == 0)
+	if (method == NULL)
+		return ERR_METHOD;
+	if (strcmp(method, "HEAD") == 0)
 		out.head = 1;
-	else if (method == NULL || strcmp(method, "GET") != 0)
+	else if (strcmp(method, "DELETE") == 0)
+		out.purge = 1;
+	else if (strcmp(method, "GET") != 0)
 		return ERR_METHOD;
 
 	if (out.kind == ROUTE_TODO &&

@@ -23,12 +23,14 @@ struct route {
 	enum route_kind	 kind;
 	long		 id;	/* ROUTE_TODO: 1..ROUTE_ID_MAX, canonical */
 	int		 head;	/* HEAD: answer without a body */
+	int		 purge;	/* DELETE: remove the cached entry */
 };
 
 /*
  * Parses method and uri (either may be NULL).  The query string is ignored.
  * Returns ERR_OK and fills *r, or ERR_NOT_FOUND (unknown path), ERR_METHOD
- * (known path, method not GET/HEAD) or ERR_BAD_ID, leaving *r zeroed.
+ * (known path, method not GET, HEAD or DELETE) or ERR_BAD_ID, leaving *r
+ * zeroed.  Whether DELETE is allowed is the caller's decision.
  * Leading zeros are accepted and dropped: /get_todos/007 is id 7.
  */
 enum err	route_parse(const char *method, const char *uri,

@@ -1,120 +1,260 @@
 /*
  * serve.c: the life of one request.
  *
- * A hit is one Redis GET and a reply from hiredis's buffer.  A miss, or a
- * Redis that is down (BYPASS), asks the upstream, compacts and checks the
- * JSON, and (unless Redis is down) stores the entry with an EX of
- * CACHE_TTL.  Every failure ends in reply_error(), which picks the status.
+ * A fresh entry is a HIT: one Redis GET, answered from hiredis's buffer.
+ * An entry past its freshness but within STALE_WHILE_REVALIDATE is served
+ * at once (STALE) and refreshed after the answer is out.  Anything else is
+ * filled (fill.c: one upstream fetch per key); if that fails and a stale
+ * copy exists, the copy is served (STALE, stale-if-error).  Redis down
+ * means BYPASS: straight from the upstream.  Every failure ends in
+ * reply_error(), which takes the status from err_status().
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "body.h"
+#include "auth.h"
 #include "clock.h"
 #include "entry.h"
+#include "etag.h"
 #include "log.h"
 #include "reply.h"
 #include "route.h"
 #include "serve.h"
 
-#define KEY_MAX	(CONFIG_PREFIX_MAX + 32)
-
-/* Writes the answer from a decoded entry; 0 if it was served. */
-static int
-serve_hit(FCGX_Request *req, const struct route *r, const char *val,
-    size_t len)
+void
+serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
+    struct upstream *upstream)
 {
-	struct entry	 e;
-	struct reply	 rep;
-	long long	 now = clock_wall_ms();
-
-	if (entry_decode(val, len, &e) != ERR_OK || e.status != 200) {
-		log_warn("%s: corrupt entry, refetching", __func__);
-		return -1;
-	}
-	rep = (struct reply){ 200, "HIT", entry_age(&e, now),
-	    entry_fresh_left(&e, now), 0 };
-	(void)reply_send(req->out, &rep, e.body, e.body_len, r->head);
-	return 0;
+	memset(s, 0, sizeof(*s));
+	s->cfg = cfg;
+	s->cache = cache;
+	fill_init(&s->fill, cfg, cache, upstream);
 }
 
-/* Fetches, checks and (if store) stores; answers either way. */
-static enum err
-serve_fill(struct serve *s, FCGX_Request *req, const struct route *r,
-    const char *path, const char *key, size_t keylen, int bypass, int store)
+/* Why a stale copy or a bypass was served, as a Cache-Status token. */
+static const char *
+detail(enum err e)
 {
-	struct entry	 e;
-	struct reply	 rep;
-	const char	*raw;
-	char		*body = NULL, *enc = NULL;
-	size_t		 rawlen, bodylen, enclen;
-	long		 ms;
-	enum err	 err;
+	switch (e) {
+	case ERR_UPSTREAM_TIMEOUT:
+	case ERR_WAIT_TIMEOUT:
+		return "upstream-timeout";
+	case ERR_CIRCUIT_OPEN:
+		return "circuit-open";
+	case ERR_CACHE_DOWN:
+		return "redis-down";
+	case ERR_CACHE_REPLY:
+		return "redis-error";
+	default:
+		return "upstream-error";
+	}
+}
 
-	if ((err = upstream_fetch(s->upstream, path, &raw, &rawlen, &ms)) !=
-	    ERR_OK)
-		goto fail;
-	if ((err = body_compact(raw, rawlen, &body, &bodylen)) != ERR_OK) {
-		log_warn("%s: %s: %s", __func__, path, err_str(err));
-		goto fail;
+/*
+ * Answers with entry e: a 200 (or a 304 when If-None-Match matches its
+ * ETag), or the 404 of a negatively cached id.
+ */
+static void
+answer(struct serve *s, FCGX_Request *req, const struct route *r,
+    const struct entry *e, const char *x_cache, struct cstatus *cs)
+{
+	const struct config	*cfg = s->cfg;
+	struct reply		 rep;
+	char			 csbuf[REPLY_CSTATUS_MAX];
+	long long		 now = clock_wall_ms();
+	const char		*inm;
+
+	memset(&rep, 0, sizeof(rep));
+	rep.has_age = 1;
+	rep.age = entry_age(e, now);
+	cs->has_ttl = 1;
+	cs->ttl = e->ttl - rep.age;
+	rep.x_cache = x_cache;
+	if (reply_cache_status(csbuf, sizeof(csbuf), cs) != -1)
+		rep.cache_status = csbuf;
+	/*
+	 * max-age is the freshness lifetime and Age how much of it is used
+	 * (RFC 9111 4.2): a downstream cache sees max-age - Age left.
+	 * Sending what is left as max-age would count the age twice.
+	 */
+	rep.cacheable = e->ttl > 0;
+	rep.max_age = e->ttl;
+
+	if (e->status != 200) {
+		(void)reply_error(req->out, ERR_NOT_FOUND, &rep, r->head);
+		return;
 	}
-	e = (struct entry){ clock_wall_ms(), s->cfg->cache_ttl, 200, body,
-	    bodylen };
-	if (store) {
-		if ((err = entry_encode(&e, &enc, &enclen)) != ERR_OK)
-			goto fail;
-		/* A failed store still answers; the next request refills. */
-		(void)cache_set(s->cache, key, keylen, enc, enclen,
-		    s->cfg->cache_ttl);
+	rep.swr = cfg->stale_while_revalidate;
+	rep.sie = cfg->stale_ttl;
+	rep.etag = e->etag;
+	rep.etag_len = e->etag_len;
+	inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", req->envp);
+	rep.status = e->etag != NULL &&
+	    etag_none_match(inm, e->etag, e->etag_len) ? 304 : 200;
+	(void)reply_send(req->out, &rep, e->body, e->body_len, r->head);
+}
+
+/* The answer when the fill failed and no stale copy can stand in. */
+static void
+fail(FCGX_Request *req, const struct route *r, const struct fill_out *out)
+{
+	struct reply	rep;
+	struct cstatus	cs;
+	char		csbuf[REPLY_CSTATUS_MAX];
+
+	memset(&rep, 0, sizeof(rep));
+	memset(&cs, 0, sizeof(cs));
+	cs.fwd = out->bypassed != ERR_OK ? "bypass" : "uri-miss";
+	cs.fwd_status = out->fwd_status;
+	cs.detail = detail(out->err);
+	if (reply_cache_status(csbuf, sizeof(csbuf), &cs) != -1)
+		rep.cache_status = csbuf;
+	rep.retry_after = out->retry_after;
+	(void)reply_error(req->out, out->err, &rep, r->head);
+}
+
+static void
+serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
+    const struct fill_keys *k)
+{
+	struct fill_out	 out, stale;
+	struct cstatus	 cs;
+	struct entry	 e;
+	const char	*val;
+	size_t		 vlen;
+	enum err	 got;
+	int		 have_stale = 0;
+
+	memset(&stale, 0, sizeof(stale));
+	memset(&cs, 0, sizeof(cs));
+	got = cache_get(s->cache, k->entry, k->entry_len, &val, &vlen);
+	if (got == ERR_OK && val != NULL) {
+		if (entry_decode(val, vlen, &e) != ERR_OK)
+			log_warn("%s: corrupt entry %s, refetching", __func__,
+			    k->path);
+		else switch (entry_freshness(&e, clock_wall_ms(),
+		    s->cfg->stale_while_revalidate)) {
+		case ENTRY_FRESH:
+			cs.hit = 1;
+			answer(s, req, r, &e, "HIT", &cs);
+			return;
+		case ENTRY_STALE_SWR:
+			if (e.status != 200)
+				break;
+			cs.hit = 1;
+			cs.detail = "stale-while-revalidate";
+			answer(s, req, r, &e, "STALE", &cs);
+			s->refresh = 1;
+			s->refresh_keys = *k;
+			return;
+		case ENTRY_STALE:
+			/* Kept for stale-if-error; a 404 is never stale. */
+			have_stale = e.status == 200 &&
+			    fill_keep(&e, &stale) == ERR_OK;
+			break;
+		}
 	}
-	log_debug("%s: %s from upstream in %ld ms (%s)", __func__, path, ms,
-	    bypass ? "BYPASS" : "MISS");
-	rep = (struct reply){ 200, bypass ? "BYPASS" : "MISS", 0,
-	    s->cfg->cache_ttl, 0 };
-	(void)reply_send(req->out, &rep, body, bodylen, r->head);
-	err = ERR_OK;
-fail:
-	free(enc);
-	free(body);
-	return err;
+
+	fill_run(&s->fill, k, got == ERR_CACHE_DOWN ? FILL_NOSTORE : FILL_WAIT,
+	    &out);
+	if (out.err == ERR_OK || out.err == ERR_NOT_FOUND) {
+		if (out.bypassed != ERR_OK || got != ERR_OK) {
+			cs.fwd = "bypass";
+			cs.detail = detail(got != ERR_OK ? got : out.bypassed);
+		} else
+			cs.fwd = have_stale ? "stale" : "uri-miss";
+		cs.fwd_status = out.fwd_status;
+		cs.stored = out.stored;
+		cs.collapsed = out.collapsed;
+		answer(s, req, r, &out.e, out.bypassed != ERR_OK ||
+		    got != ERR_OK ? "BYPASS" : out.collapsed ? "HIT" : "MISS",
+		    &cs);
+	} else if (have_stale) {
+		cs.fwd = "stale";
+		cs.fwd_status = out.fwd_status;
+		cs.detail = detail(out.err);
+		answer(s, req, r, &stale.e, "STALE", &cs);
+	} else
+		fail(req, r, &out);
+	fill_out_free(&out);
+	fill_out_free(&stale);
+}
+
+/* DELETE with the bearer token: the entry is gone for every front. */
+static void
+serve_purge(struct serve *s, FCGX_Request *req, const struct fill_keys *k)
+{
+	struct reply	 rep;
+	long long	 removed;
+	enum err	 err;
+	const char	*body;
+
+	memset(&rep, 0, sizeof(rep));
+	if (!auth_bearer(FCGX_GetParam("HTTP_AUTHORIZATION", req->envp),
+	    s->cfg->purge_token)) {
+		rep.auth = 1;
+		(void)reply_error(req->out, ERR_UNAUTHORIZED, &rep, 0);
+		return;
+	}
+	if ((err = cache_del(s->cache, k->entry, k->entry_len,
+	    &removed)) != ERR_OK) {
+		(void)reply_error(req->out, err, NULL, 0);
+		return;
+	}
+	log_info("%s: purged %s (%lld removed)", __func__, k->path, removed);
+	body = removed > 0 ? "{\"purged\":true}" : "{\"purged\":false}";
+	rep.status = 200;
+	(void)reply_send(req->out, &rep, body, strlen(body), 0);
 }
 
 void
 serve_request(struct serve *s, FCGX_Request *req)
 {
-	const char	*method, *uri, *val;
-	char		 path[32], key[KEY_MAX];
-	struct route	 r;
-	size_t		 vlen;
-	enum err	 err;
-	int		 head, n;
+	const char		*method, *uri;
+	char			 path[32];
+	struct route		 r;
+	struct fill_keys	 k;
+	struct reply		 rep;
+	enum err		 err;
+	int			 purging = s->cfg->purge_token[0] != '\0';
 
 	method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	uri = FCGX_GetParam("REQUEST_URI", req->envp);
-	head = method != NULL && strcmp(method, "HEAD") == 0;
+	memset(&rep, 0, sizeof(rep));
 
-	if ((err = route_parse(method, uri, &r)) != ERR_OK)
-		goto fail;
-	if (route_path(&r, path, sizeof(path)) == -1 ||
-	    (n = snprintf(key, sizeof(key), "%s%s", s->cfg->cache_prefix,
-	    path)) < 0 || (size_t)n >= sizeof(key)) {
+	err = route_parse(method, uri, &r);
+	if (err == ERR_OK && r.purge && !purging)
+		err = ERR_METHOD;
+	if (err == ERR_OK && (route_path(&r, path, sizeof(path)) == -1 ||
+	    fill_keys(&k, s->cfg->cache_prefix, path) == -1))
 		err = ERR_INTERNAL;
-		goto fail;
+	if (err != ERR_OK) {
+		if (err == ERR_METHOD)
+			rep.allow = purging ? "GET, HEAD, DELETE" : "GET, HEAD";
+		(void)reply_error(req->out, err, &rep,
+		    method != NULL && strcmp(method, "HEAD") == 0);
+		return;
 	}
+	if (r.purge)
+		serve_purge(s, req, &k);
+	else
+		serve_get(s, req, &r, &k);
+}
 
-	err = cache_get(s->cache, key, (size_t)n, &val, &vlen);
-	if (err == ERR_OK && val != NULL &&
-	    serve_hit(req, &r, val, vlen) == 0)
+void
+serve_after(struct serve *s)
+{
+	struct fill_out	out;
+
+	if (!s->refresh)
 		return;
-	/*
-	 * BYPASS when the GET failed.  Still store unless the connection is
-	 * gone: an error reply (a key of the wrong type, Redis loading) may
-	 * well accept the SET, which repairs the key.
-	 */
-	if ((err = serve_fill(s, req, &r, path, key, (size_t)n,
-	    err != ERR_OK, err != ERR_CACHE_DOWN)) == ERR_OK)
-		return;
-fail:
-	(void)reply_error(req->out, err, head);
+	s->refresh = 0;
+	/* If another request is already refreshing, leave it to that one. */
+	fill_run(&s->fill, &s->refresh_keys, FILL_TRY, &out);
+	if (out.err != ERR_OK && out.err != ERR_NOT_FOUND &&
+	    out.err != ERR_CACHE_LOCKED)
+		log_warn("%s: refreshing %s: %s", __func__,
+		    s->refresh_keys.path, err_str(out.err));
+	fill_out_free(&out);
 }

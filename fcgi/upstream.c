@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <curl/curl.h>
 
@@ -26,6 +27,7 @@ struct upstream {
 	size_t	 len;
 	size_t	 cap;
 	size_t	 max;
+	long	 timeout_ms;
 	int	 too_big;
 	char	 errbuf[CURL_ERROR_SIZE];
 };
@@ -73,6 +75,7 @@ upstream_new(const char *base, long timeout_ms, size_t max_bytes)
 		return NULL;
 	}
 	u->max = max_bytes;
+	u->timeout_ms = timeout_ms;
 	h = u->curl;
 	/*
 	 * http and https only, no redirects: a 3xx is an error, not a way to
@@ -82,7 +85,6 @@ upstream_new(const char *base, long timeout_ms, size_t max_bytes)
 	if (curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https") ||
 	    curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L) ||
 	    curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L) ||
-	    curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms) ||
 	    curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, timeout_ms) ||
 	    curl_easy_setopt(h, CURLOPT_MAXFILESIZE_LARGE,
 	    (curl_off_t)max_bytes) ||
@@ -110,45 +112,73 @@ upstream_free(struct upstream *u)
 	free(u);
 }
 
-enum err
-upstream_fetch(struct upstream *u, const char *path, const char **body,
-    size_t *len, long *ms)
+/* One exchange; rc is libcurl's verdict. */
+static CURLcode
+perform(struct upstream *u, long timeout_ms)
 {
-	long long	 start = clock_mono_ms();
-	long		 status = 0;
+	u->len = 0;
+	u->too_big = 0;
+	u->errbuf[0] = '\0';
+	if (curl_easy_setopt(u->curl, CURLOPT_URL, u->url) != CURLE_OK ||
+	    curl_easy_setopt(u->curl, CURLOPT_TIMEOUT_MS, timeout_ms) !=
+	    CURLE_OK)
+		return CURLE_OUT_OF_MEMORY;
+	return curl_easy_perform(u->curl);
+}
+
+/* 20..69 ms, so that processes refused together do not retry together. */
+static void
+jitter(void)
+{
+	struct timespec	ts = { 0, 0 };
+
+	ts.tv_nsec = (20 + (long)(clock_mono_ms() * 7919 % 50)) * 1000000L;
+	(void)nanosleep(&ts, NULL);
+}
+
+enum err
+upstream_fetch(struct upstream *u, const char *path, long timeout_ms,
+    struct upstream_answer *a)
+{
+	long long	 start = clock_mono_ms(), left;
 	CURLcode	 rc;
 	enum err	 e;
 	int		 n;
 
-	*body = NULL;
-	*len = 0;
+	memset(a, 0, sizeof(*a));
 	n = snprintf(u->url, sizeof(u->url), "%s%s", u->base, path);
-	if (n < 0 || (size_t)n >= sizeof(u->url)) {
-		*ms = 0;
+	if (n < 0 || (size_t)n >= sizeof(u->url))
 		return ERR_INTERNAL;
+	if (timeout_ms <= 0 || timeout_ms > u->timeout_ms)
+		timeout_ms = u->timeout_ms;
+
+	rc = perform(u, timeout_ms);
+	if (rc == CURLE_COULDNT_CONNECT) {
+		/* Nothing was sent: one more try is safe. */
+		jitter();
+		left = timeout_ms - (clock_mono_ms() - start);
+		if (left > 0) {
+			log_debug("%s: %s: connect failed, trying once more",
+			    __func__, path);
+			rc = perform(u, (long)left);
+		}
 	}
-	u->len = 0;
-	u->too_big = 0;
-	u->errbuf[0] = '\0';
-	if (curl_easy_setopt(u->curl, CURLOPT_URL, u->url) != CURLE_OK)
-		rc = CURLE_OUT_OF_MEMORY;
-	else
-		rc = curl_easy_perform(u->curl);
-	*ms = (long)(clock_mono_ms() - start);
+	a->ms = (long)(clock_mono_ms() - start);
 
 	switch (rc) {
 	case CURLE_OK:
 		(void)curl_easy_getinfo(u->curl, CURLINFO_RESPONSE_CODE,
-		    &status);
-		if (status >= 200 && status <= 299) {
-			*body = u->buf != NULL ? u->buf : "";
-			*len = u->len;
+		    &a->status);
+		/* 203, 204, 206 ...: not a whole representation to cache. */
+		if (a->status == 200) {
+			a->body = u->buf != NULL ? u->buf : "";
+			a->len = u->len;
 			return ERR_OK;
 		}
-		e = status == 404 ? ERR_NOT_FOUND : ERR_UPSTREAM_STATUS;
-		if (e != ERR_NOT_FOUND)
-			log_warn("%s: %s answered %ld", __func__, path, status);
-		return e;
+		if (a->status == 404)
+			return ERR_NOT_FOUND;
+		log_warn("%s: %s answered %ld", __func__, path, a->status);
+		return ERR_UPSTREAM_STATUS;
 	case CURLE_OPERATION_TIMEDOUT:
 		e = ERR_UPSTREAM_TIMEOUT;
 		break;
@@ -164,6 +194,6 @@ upstream_fetch(struct upstream *u, const char *path, const char **body,
 	}
 	log_warn("%s: %s: %s (%s) after %ld ms", __func__, path,
 	    err_str(e), u->errbuf[0] ? u->errbuf : curl_easy_strerror(rc),
-	    *ms);
+	    a->ms);
 	return e;
 }

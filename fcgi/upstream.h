@@ -22,14 +22,24 @@ struct upstream	*upstream_new(const char *base, long timeout_ms,
 		    size_t max_bytes);
 void		 upstream_free(struct upstream *);
 
+/* What one fetch brought back. */
+struct upstream_answer {
+	const char	*body;		/* 200 only; owned by the upstream */
+	size_t		 len;
+	long		 status;	/* HTTP status; 0: no answer */
+	long		 ms;		/* time the exchange took */
+};
+
 /*
- * GET base + path.  ERR_OK for a 2xx answer, with *body and *len pointing into
- * a buffer owned by u, valid until the next upstream_fetch; otherwise
- * ERR_NOT_FOUND (404), ERR_UPSTREAM_STATUS (other statuses),
- * ERR_UPSTREAM_TIMEOUT, ERR_UPSTREAM_TOO_BIG or ERR_UPSTREAM_CONNECT, with
- * *body NULL.  *ms is the time the exchange took.
+ * GET base + path, the whole exchange bounded by timeout_ms (at most the
+ * configured limit).  ERR_OK for a 200 answer, with a->body valid until the
+ * next upstream_fetch; otherwise ERR_NOT_FOUND (404), ERR_UPSTREAM_STATUS
+ * (any other status), ERR_UPSTREAM_TIMEOUT, ERR_UPSTREAM_TOO_BIG or
+ * ERR_UPSTREAM_CONNECT, with a->body NULL.  A connect that fails is tried
+ * once more after a short random pause; nothing is retried once the
+ * request has been sent.
  */
 enum err	 upstream_fetch(struct upstream *u, const char *path,
-		    const char **body, size_t *len, long *ms);
+		    long timeout_ms, struct upstream_answer *a);
 
 #endif /* UPSTREAM_H */

@@ -30,6 +30,9 @@ def make_service(tmp_path_factory, redis, upstream):
         env.setdefault("UPSTREAM_URL", upstream.url)
         env.setdefault("UPSTREAM_TIMEOUT_MS", 1500)
         env.setdefault("UPSTREAM_MAX_BYTES", 65536)
+        # Tests that fail the upstream on purpose must not open the
+        # circuit for the tests after them; test_stale.py sets its own.
+        env.setdefault("CIRCUIT_FAILURES", 1000000)
         s = Service(tmp_path_factory.mktemp("service"), **env)
         started.append(s)
         return s.start()

@@ -28,7 +28,7 @@ def test_miss_then_hit_with_one_upstream_fetch_per_key(service, upstream, pids):
     first = get(service)
     assert first.headers["x-cache"] == "MISS"
     assert first.headers["age"] == "0"
-    assert first.headers["cache-control"] == "max-age=60"
+    assert first.headers["cache-control"] == "max-age=60, stale-while-revalidate=30, stale-if-error=3600"
     for _ in range(10):
         hit = get(service)
         assert hit.headers["x-cache"] == "HIT"
@@ -44,7 +44,10 @@ def test_age_counts_up_and_max_age_down(service):
     hit = get(service)
     age = int(hit.headers["age"])
     assert 2 <= age <= 3
-    assert hit.headers["cache-control"] == f"max-age={60 - age}"
+    # max-age is the lifetime; a client's freshness left is max-age - Age.
+    assert hit.headers["cache-control"] == \
+        "max-age=60, stale-while-revalidate=30, stale-if-error=3600"
+    assert f"ttl={60 - age}" in hit.headers["cache-status"]
 
 
 def test_entry_is_stored_with_ttl_and_stored_at(service, redis):
@@ -54,13 +57,15 @@ def test_entry_is_stored_with_ttl_and_stored_at(service, redis):
     head, _, rest = stored.partition("\n\n")
     fields = dict(line.split("=", 1) for line in head.split("\n"))
     assert fields["ttl"] == "60" and fields["s"] == "200"
+    assert fields["etag"] == get(service).headers["etag"]
     assert before - 1000 <= int(fields["t"]) <= int(time.time() * 1000) + 1000
     assert rest.encode() == body
-    assert 55 <= int(redis.cli("TTL", KEY)) <= 60
+    # Kept STALE_TTL (3600 s) past its 60 s of freshness.
+    assert 3655 <= int(redis.cli("TTL", KEY)) <= 3660
 
 
 def test_ttl_expiry_misses_again(make_service, upstream, redis):
-    s = make_service(CACHE_TTL=1)
+    s = make_service(CACHE_TTL=1, STALE_TTL=0, STALE_WHILE_REVALIDATE=0)
     assert get(s).headers["x-cache"] == "MISS"
     assert get(s).headers["x-cache"] == "HIT"
     wait_for(lambda: redis.cli("EXISTS", KEY) == "0", 5, "the key to expire")
@@ -99,7 +104,9 @@ def test_redis_refusing_writes_still_answers(service, redis):
     try:
         for _ in range(3):
             r = get(service)
-            assert r.headers["x-cache"] == "MISS"
+            # The fill lock cannot be written either: Redis is erroring.
+            assert r.headers["x-cache"] == "BYPASS"
+            assert "detail=redis-error" in r.headers["cache-status"]
             assert r.json() == TODOS[0]
     finally:
         redis.cli("CONFIG", "SET", "maxmemory", "0")
@@ -114,7 +121,7 @@ def test_redis_stopped_is_bypass_then_caching_resumes(service, upstream, redis):
         r = get(service)
         assert r.headers["x-cache"] == "BYPASS"
         assert r.json() == TODOS[0]
-        assert r.headers["cache-control"] == "max-age=60"
+        assert r.headers["cache-control"] == "max-age=60, stale-while-revalidate=30, stale-if-error=3600"
     assert upstream.count("/todos/1") == 7
     redis.start()
     # The back-off is at most 2 s; then the next request fills again.

@@ -17,7 +17,8 @@ def assert_error(r, status):
 
 
 def assert_not_cached_and_recovers(service, upstream, redis, path="/get_todos/1"):
-    assert redis.cli("KEYS", "*") == ""
+    key = "todos:v1:" + path.replace("/get_todos", "/todos")
+    assert redis.cli("EXISTS", key) == "0"
     upstream.reset()
     r = service.get(path)
     assert r.status == 200 and r.headers["x-cache"] == "MISS", r
@@ -30,10 +31,18 @@ def test_upstream_error_status_is_502(service, upstream, redis, status):
     assert_not_cached_and_recovers(service, upstream, redis)
 
 
-def test_upstream_404_is_404_and_not_cached(service, upstream, redis):
+def test_upstream_404_is_404_and_cached_negatively(service, upstream, redis):
     upstream.fault(path="/todos/1", mode="status", status=404)
-    assert_error(service.get("/get_todos/1"), 404)
-    assert_not_cached_and_recovers(service, upstream, redis)
+    first = service.get("/get_todos/1")
+    assert_error(first, 404)
+    assert first.headers["x-cache"] == "MISS"
+    assert first.headers["cache-control"] == "max-age=10"  # NEGATIVE_TTL
+    upstream.reset()
+    again = service.get("/get_todos/1")
+    assert_error(again, 404)
+    assert again.headers["x-cache"] == "HIT"
+    assert upstream.count() == 0
+    assert 1 <= int(redis.cli("PTTL", "todos:v1:/todos/1")) <= 10000
 
 
 def test_invalid_json_is_502(service, upstream, redis):
@@ -93,7 +102,7 @@ def test_huge_body_is_aborted_early(service, upstream):
 def test_refused_connection_is_502(make_service, redis):
     s = make_service(UPSTREAM_URL=f"http://127.0.0.1:{free_port()}")
     assert_error(s.get("/get_todos/1"), 502)
-    assert redis.cli("KEYS", "*") == ""
+    assert redis.cli("EXISTS", "todos:v1:/todos/1") == "0"
 
 
 def test_dns_failure_is_502(make_service):

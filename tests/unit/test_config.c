@@ -47,6 +47,16 @@ env_one(const char *name, const char *value)
 	env[0].value = value;
 }
 
+/* The same with two variables; name2 NULL: just the first. */
+static void
+env_two(const char *name, const char *value, const char *name2,
+    const char *value2)
+{
+	env_one(name, value);
+	env[1].name = name2;
+	env[1].value = value2;
+}
+
 /* Long strings the tables point at; filled by fill_long_values(). */
 static char	prefix_127[128];	/* the longest prefix that fits */
 static char	prefix_128[129];
@@ -54,6 +64,11 @@ static char	prefix_200[201];
 static char	url_long[CONFIG_URL_MAX + 32];	/* http://aaaa...: too long */
 static char	unix_107[8 + 107];	/* unix:// + a 107-byte path: fits */
 static char	unix_108[8 + 108];	/* unix:// + a 108-byte path: not */
+static char	token_15[16];		/* PURGE_TOKEN: too short */
+static char	token_16[17];		/* the shortest */
+static char	token_255[256];		/* the longest */
+static char	token_256[257];
+static char	token_hunter2[300];	/* "hunter2" over and over: too long */
 
 static void
 fill_long_values(void)
@@ -67,6 +82,13 @@ fill_long_values(void)
 	memcpy(unix_107, "unix:///", 8);
 	memset(unix_108, 'a', sizeof(unix_108) - 1);
 	memcpy(unix_108, "unix:///", 8);
+	memset(token_15, 'T', sizeof(token_15) - 1);
+	memset(token_16, 'T', sizeof(token_16) - 1);
+	memset(token_255, 'T', sizeof(token_255) - 1);
+	memset(token_256, 'T', sizeof(token_256) - 1);
+	memset(token_hunter2, 0, sizeof(token_hunter2));
+	while (strlen(token_hunter2) + 7 < sizeof(token_hunter2))
+		strcat(token_hunter2, "hunter2");
 }
 
 static void
@@ -93,6 +115,22 @@ check_defaults(int line, const struct config *c)
 	if (c->log_level != LOG_INFO)
 		row_fail(line, "log_level %d, want LOG_INFO",
 		    (int)c->log_level);
+	if (c->stale_ttl != 3600)
+		row_fail(line, "stale_ttl %ld, want 3600", c->stale_ttl);
+	if (c->stale_while_revalidate != 30)
+		row_fail(line, "stale_while_revalidate %ld, want 30",
+		    c->stale_while_revalidate);
+	if (c->negative_ttl != 10)
+		row_fail(line, "negative_ttl %ld, want 10", c->negative_ttl);
+	if (c->circuit_failures != 5)
+		row_fail(line, "circuit_failures %ld, want 5",
+		    c->circuit_failures);
+	if (c->circuit_cooldown_ms != 5000)
+		row_fail(line, "circuit_cooldown_ms %ld, want 5000",
+		    c->circuit_cooldown_ms);
+	if (c->purge_token[0] != '\0')
+		row_fail(line, "purge_token set (%zu bytes), want \"\" (off)",
+		    strlen(c->purge_token));
 	if (c->redis.is_unix || strcmp(c->redis.host, "127.0.0.1") != 0 ||
 	    c->redis.port != 6379 || c->redis.db != 0 ||
 	    c->redis.password[0] != '\0')
@@ -136,6 +174,12 @@ test_config_empty_is_unset(void **state)
 		{ __LINE__, "CACHE_PREFIX" },
 		{ __LINE__, "LOG_LEVEL" },
 		{ __LINE__, "REDIS_URL" },
+		{ __LINE__, "STALE_TTL" },
+		{ __LINE__, "STALE_WHILE_REVALIDATE" },
+		{ __LINE__, "NEGATIVE_TTL" },
+		{ __LINE__, "CIRCUIT_FAILURES" },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS" },
+		{ __LINE__, "PURGE_TOKEN" },
 	};
 	struct config	c;
 	char		err[256];
@@ -173,6 +217,16 @@ numeric(const struct config *c, const char *name)
 		return c->upstream_max_bytes;
 	if (strcmp(name, "REDIS_TIMEOUT_MS") == 0)
 		return c->redis_timeout_ms;
+	if (strcmp(name, "STALE_TTL") == 0)
+		return c->stale_ttl;
+	if (strcmp(name, "STALE_WHILE_REVALIDATE") == 0)
+		return c->stale_while_revalidate;
+	if (strcmp(name, "NEGATIVE_TTL") == 0)
+		return c->negative_ttl;
+	if (strcmp(name, "CIRCUIT_FAILURES") == 0)
+		return c->circuit_failures;
+	if (strcmp(name, "CIRCUIT_COOLDOWN_MS") == 0)
+		return c->circuit_cooldown_ms;
 	return -12345;
 }
 
@@ -198,6 +252,20 @@ test_config_valid_numbers(void **state)
 		{ __LINE__, "UPSTREAM_MAX_BYTES", "1073741824", 1073741824 },
 		{ __LINE__, "REDIS_TIMEOUT_MS", "1", 1 },
 		{ __LINE__, "REDIS_TIMEOUT_MS", "60000", 60000 },
+		/* alone, STALE_TTL must stay >= the default window, 30 */
+		{ __LINE__, "STALE_TTL", "30", 30 },
+		{ __LINE__, "STALE_TTL", "86400", 86400 },
+		{ __LINE__, "STALE_TTL", "31536000", 31536000 },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "0", 0 },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "1", 1 },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "3600", 3600 },
+		{ __LINE__, "NEGATIVE_TTL", "0", 0 },		/* off */
+		{ __LINE__, "NEGATIVE_TTL", "1", 1 },
+		{ __LINE__, "NEGATIVE_TTL", "31536000", 31536000 },
+		{ __LINE__, "CIRCUIT_FAILURES", "1", 1 },
+		{ __LINE__, "CIRCUIT_FAILURES", "1000000", 1000000 },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS", "1", 1 },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS", "3600000", 3600000 },
 	};
 	struct config	c;
 	char		err[256];
@@ -224,7 +292,8 @@ test_config_valid_strings(void **state)
 		int		 line;
 		const char	*name;
 		const char	*value;
-		const char	*want;	/* upstream_url or cache_prefix */
+		const char	*want;	/* upstream_url, cache_prefix or
+					   purge_token */
 		enum log_level	 level;
 	} rows[] = {
 		{ __LINE__, "UPSTREAM_URL", "http://127.0.0.1:8080",
@@ -245,6 +314,12 @@ test_config_valid_strings(void **state)
 		{ __LINE__, "LOG_LEVEL", "info", NULL, LOG_INFO },
 		{ __LINE__, "LOG_LEVEL", "debug", NULL, LOG_DEBUG },
 		{ __LINE__, "LOG_LEVEL", "DEBUG", NULL, LOG_DEBUG },
+		{ __LINE__, "PURGE_TOKEN", token_16, token_16, LOG_INFO },
+		{ __LINE__, "PURGE_TOKEN", token_255, token_255, LOG_INFO },
+		/* every printable byte class, no space */
+		{ __LINE__, "PURGE_TOKEN", "!\"#$%&'()*+,-./09:;<=>?@AZ"
+		    "[\\]^_`az{|}~", "!\"#$%&'()*+,-./09:;<=>?@AZ"
+		    "[\\]^_`az{|}~", LOG_INFO },
 	};
 	struct config	 c;
 	const char	*got;
@@ -260,8 +335,12 @@ test_config_valid_strings(void **state)
 			    rows[i].name, rows[i].value, err);
 			continue;
 		}
-		got = strcmp(rows[i].name, "UPSTREAM_URL") == 0 ?
-		    c.upstream_url : c.cache_prefix;
+		if (strcmp(rows[i].name, "UPSTREAM_URL") == 0)
+			got = c.upstream_url;
+		else if (strcmp(rows[i].name, "PURGE_TOKEN") == 0)
+			got = c.purge_token;
+		else
+			got = c.cache_prefix;
 		if (rows[i].want != NULL && strcmp(got, rows[i].want) != 0)
 			row_fail(rows[i].line, "%s=\"%.40s\": \"%.40s\", want "
 			    "\"%.40s\"", rows[i].name, rows[i].value, got,
@@ -326,6 +405,34 @@ test_config_invalid(void **state)
 		{ __LINE__, "CACHE_PREFIX", "todos:\x01" },
 		{ __LINE__, "CACHE_PREFIX", prefix_128 },
 		{ __LINE__, "CACHE_PREFIX", prefix_200 },
+		{ __LINE__, "STALE_TTL", "-1" },
+		{ __LINE__, "STALE_TTL", "31536001" },
+		{ __LINE__, "STALE_TTL", "1h" },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "-1" },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "31536001" },
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "x" },
+		/* more than the default STALE_TTL, 3600 */
+		{ __LINE__, "STALE_WHILE_REVALIDATE", "3601" },
+		{ __LINE__, "NEGATIVE_TTL", "-1" },
+		{ __LINE__, "NEGATIVE_TTL", "31536001" },
+		{ __LINE__, "NEGATIVE_TTL", "10s" },
+		{ __LINE__, "CIRCUIT_FAILURES", "0" },
+		{ __LINE__, "CIRCUIT_FAILURES", "1000001" },
+		{ __LINE__, "CIRCUIT_FAILURES", "-1" },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS", "0" },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS", "3600001" },
+		{ __LINE__, "CIRCUIT_COOLDOWN_MS", "5 " },
+		{ __LINE__, "PURGE_TOKEN", "x" },
+		{ __LINE__, "PURGE_TOKEN", token_15 },
+		{ __LINE__, "PURGE_TOKEN", token_256 },
+		{ __LINE__, "PURGE_TOKEN", "0123456789 abcdef" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\tabcdef" },
+		{ __LINE__, "PURGE_TOKEN", " 0123456789abcdef" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789abcdef " },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\x7f" "abcdef" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\x80" "abcdef" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\xc3\xa9" "abcdef" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\x01" "abcdef" },
 	};
 	struct config	c;
 	char		err[256], want[64];
@@ -347,6 +454,114 @@ test_config_invalid(void **state)
 		else if (strchr(err, '\n') != NULL)
 			row_fail(rows[i].line, "%s=\"%.40s\": err \"%s\" is "
 			    "not one line", rows[i].name, rows[i].value, err);
+	}
+	done();
+}
+
+/*
+ * STALE_WHILE_REVALIDATE may not outlast STALE_TTL (entries would be gone
+ * before the window ends); the error names STALE_WHILE_REVALIDATE.  Unset,
+ * the window is the default 30 or STALE_TTL, whichever is smaller.
+ */
+static void
+test_config_stale_pair(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*stale_ttl;	/* NULL: unset */
+		const char	*swr;		/* NULL: unset */
+		int		 ok;
+		long		 want_ttl;
+		long		 want_swr;
+	} rows[] = {
+		{ __LINE__, "0", "0", 1, 0, 0 },
+		{ __LINE__, "100", "100", 1, 100, 100 },
+		{ __LINE__, "100", "99", 1, 100, 99 },
+		{ __LINE__, "100", "0", 1, 100, 0 },
+		{ __LINE__, "31536000", "31536000", 1, 31536000, 31536000 },
+		{ __LINE__, NULL, "3600", 1, 3600, 3600 },
+		{ __LINE__, "30", NULL, 1, 30, 30 },
+		{ __LINE__, "", "", 1, 3600, 30 },
+		{ __LINE__, "100", "101", 0, 0, 0 },
+		{ __LINE__, "0", "1", 0, 0, 0 },
+		{ __LINE__, "29", NULL, 1, 29, 29 },
+		{ __LINE__, "0", NULL, 1, 0, 0 },
+		{ __LINE__, "0", "", 1, 0, 0 },
+		{ __LINE__, NULL, "3601", 0, 0, 0 },
+	};
+	struct config	c;
+	char		err[256];
+	size_t		i;
+	int		rc;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		env_two("STALE_TTL", rows[i].stale_ttl,
+		    "STALE_WHILE_REVALIDATE", rows[i].swr);
+		memset(err, 0, sizeof(err));
+		rc = config_load(&c, lookup, err, sizeof(err));
+		if (rows[i].ok && rc != 0)
+			row_fail(rows[i].line, "STALE_TTL=%s "
+			    "STALE_WHILE_REVALIDATE=%s: -1 \"%s\"",
+			    rows[i].stale_ttl ? rows[i].stale_ttl : "(unset)",
+			    rows[i].swr ? rows[i].swr : "(unset)", err);
+		else if (rows[i].ok && (c.stale_ttl != rows[i].want_ttl ||
+		    c.stale_while_revalidate != rows[i].want_swr))
+			row_fail(rows[i].line, "STALE_TTL=%s "
+			    "STALE_WHILE_REVALIDATE=%s: %ld %ld, want %ld %ld",
+			    rows[i].stale_ttl ? rows[i].stale_ttl : "(unset)",
+			    rows[i].swr ? rows[i].swr : "(unset)", c.stale_ttl,
+			    c.stale_while_revalidate, rows[i].want_ttl,
+			    rows[i].want_swr);
+		else if (!rows[i].ok && (rc != -1 || strncmp(err,
+		    "STALE_WHILE_REVALIDATE:", 23) != 0 ||
+		    strpbrk(err, "\r\n") != NULL))
+			row_fail(rows[i].line, "STALE_TTL=%s "
+			    "STALE_WHILE_REVALIDATE=%s: %d \"%s\", want -1 "
+			    "\"STALE_WHILE_REVALIDATE: ...\" on one line",
+			    rows[i].stale_ttl ? rows[i].stale_ttl : "(unset)",
+			    rows[i].swr ? rows[i].swr : "(unset)", rc, err);
+	}
+	done();
+}
+
+/*
+ * PURGE_TOKEN is a secret: a rejected value is never part of the error
+ * line (STYLE.md habit 8), not even in part.
+ */
+static void
+test_config_error_hides_token(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*value;
+	} rows[] = {
+		{ __LINE__, "hunter2" },			/* too short */
+		{ __LINE__, "hunter2 hunter2 hunter2" },	/* spaces */
+		{ __LINE__, "hunter2hunter2\nhunter2" },
+		{ __LINE__, "hunter2hunter2\x80hunter2" },
+		{ __LINE__, token_hunter2 },			/* too long */
+	};
+	struct config	c;
+	char		err[256], shown[512];
+	size_t		i;
+
+	(void)state;
+	fill_long_values();
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		env_one("PURGE_TOKEN", rows[i].value);
+		memset(err, 0, sizeof(err));
+		if (config_load(&c, lookup, err, sizeof(err)) != -1)
+			row_fail(rows[i].line, "PURGE_TOKEN=\"%.40s\": "
+			    "accepted", rows[i].value);
+		else if (strncmp(err, "PURGE_TOKEN:", 12) != 0)
+			row_fail(rows[i].line, "PURGE_TOKEN=\"%.40s\": err "
+			    "\"%s\" does not start with \"PURGE_TOKEN:\"",
+			    rows[i].value, err);
+		else if (strstr(err, "hunter") != NULL)
+			row_fail(rows[i].line, "PURGE_TOKEN: the error line "
+			    "shows the token: %s",
+			    show_str(err, shown, sizeof(shown)));
 	}
 	done();
 }
@@ -582,6 +797,9 @@ test_config_error_one_line(void **state)
 		{ __LINE__, "CACHE_PREFIX", "a\nb" },
 		{ __LINE__, "REDIS_URL", "ftp://x\ny" },
 		{ __LINE__, "REDIS_URL", "redis://[::1]\nx" },
+		{ __LINE__, "STALE_TTL", "60\n" },
+		{ __LINE__, "CIRCUIT_FAILURES", "5\r\n" },
+		{ __LINE__, "PURGE_TOKEN", "0123456789\nabcdef" },
 	};
 	struct config	c;
 	char		err[256], shown[512];
@@ -611,12 +829,15 @@ main(void)
 		cmocka_unit_test_setup(test_config_valid_numbers, reset_env),
 		cmocka_unit_test_setup(test_config_valid_strings, reset_env),
 		cmocka_unit_test_setup(test_config_invalid, reset_env),
+		cmocka_unit_test_setup(test_config_stale_pair, reset_env),
 		cmocka_unit_test_setup(test_config_err_truncated, reset_env),
 		cmocka_unit_test_setup(test_config_redis_url, reset_env),
 		cmocka_unit_test_setup(test_config_redis_url_unix_max,
 		    reset_env),
 		cmocka_unit_test_setup(test_config_load_redis, reset_env),
 		cmocka_unit_test_setup(test_config_error_hides_password,
+		    reset_env),
+		cmocka_unit_test_setup(test_config_error_hides_token,
 		    reset_env),
 		cmocka_unit_test_setup(test_config_error_one_line, reset_env),
 	};

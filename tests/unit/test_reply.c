@@ -1,17 +1,27 @@
 /*
  * test_reply.c: table-driven tests of the pure half of reply.h and of err.h:
- * reply_head() bytes and truncation, reply_error_body() JSON for every
- * error, err_status()/err_str(), reply_status_text().
+ * reply_head() and reply_cache_status() bytes and truncation,
+ * reply_error_body() JSON for every error, err_status()/err_str(),
+ * reply_status_text().
  *
  * The FastCGI senders (reply_send, reply_error) are left to the integration
  * tests, which run the responder behind a real lighttpd.  Every row carries
  * its __LINE__; a failing row is printed with what came back.
  */
+#include <limits.h>
+
 #include <jansson.h>
 
 #include "unit.h"
 #include "err.h"
 #include "reply.h"
+
+/* LONG_MIN in decimal, for the widest ttl= */
+#if LONG_MAX == 9223372036854775807L
+#define LONG_MIN_STR	"-9223372036854775808"
+#else
+#define LONG_MIN_STR	"-2147483648"
+#endif
 
 /* s with CR and LF shown as \r \n, for printing heads on one line. */
 static const char *
@@ -37,48 +47,182 @@ struct head_row {
 	const char	*want;
 };
 
+#define CT(n)	"Content-Type: application/json\r\nContent-Length: " n "\r\n"
+#define TAG(lit)	.etag = lit, .etag_len = sizeof(lit) - 1
+
 static const struct head_row head_rows[] = {
-	{ __LINE__, { 200, "HIT", 5, 55, 0 }, 83,
+	/* a hit: everything a fresh answer carries, in this order */
+	{ __LINE__, { .status = 200, .x_cache = "HIT",
+	    .cache_status = "todos-fcgi; hit; ttl=55", .has_age = 1, .age = 5,
+	    .cacheable = 1, .max_age = 55, .swr = 30, .sie = 3600,
+	    TAG("\"af63dc4c8601ec8c\"") }, 83,
 	    "Status: 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 83\r\n"
+	    CT("83")
 	    "X-Cache: HIT\r\n"
+	    "Cache-Status: todos-fcgi; hit; ttl=55\r\n"
 	    "Age: 5\r\n"
-	    "Cache-Control: max-age=55\r\n"
+	    "Cache-Control: max-age=55, stale-while-revalidate=30, "
+	    "stale-if-error=3600\r\n"
+	    "ETag: \"af63dc4c8601ec8c\"\r\n"
 	    "\r\n" },
-	{ __LINE__, { 200, "MISS", 0, 60, 0 }, 24000,
+	{ __LINE__, { .status = 200, .x_cache = "MISS",
+	    .cache_status = "todos-fcgi; fwd=uri-miss; fwd-status=200; "
+	    "stored; ttl=60", .has_age = 1, .age = 0, .cacheable = 1,
+	    .max_age = 60 }, 24000,
 	    "Status: 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 24000\r\n"
+	    CT("24000")
 	    "X-Cache: MISS\r\n"
+	    "Cache-Status: todos-fcgi; fwd=uri-miss; fwd-status=200; stored; "
+	    "ttl=60\r\n"
 	    "Age: 0\r\n"
 	    "Cache-Control: max-age=60\r\n"
 	    "\r\n" },
-	{ __LINE__, { 200, "BYPASS", -1, 0, 0 }, 0,
+	/* no Age unless has_age; max-age=0 is still cacheable */
+	{ __LINE__, { .status = 200, .x_cache = "BYPASS", .age = 9,
+	    .cacheable = 1 }, 0,
 	    "Status: 200 OK\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 0\r\n"
+	    CT("0")
 	    "X-Cache: BYPASS\r\n"
 	    "Cache-Control: max-age=0\r\n"
 	    "\r\n" },
-	{ __LINE__, { 405, NULL, -1, -1, 1 }, 46,
+	/* a stale answer: max-age=0 and the stale windows */
+	{ __LINE__, { .status = 200, .x_cache = "STALE",
+	    .cache_status = "todos-fcgi; fwd=stale; fwd-status=502; ttl=-5; "
+	    "detail=upstream-error", .has_age = 1, .age = 65,
+	    .cacheable = 1, .max_age = 0, .swr = 30, .sie = 3600,
+	    TAG("\"x\"") }, 2,
+	    "Status: 200 OK\r\n"
+	    CT("2")
+	    "X-Cache: STALE\r\n"
+	    "Cache-Status: todos-fcgi; fwd=stale; fwd-status=502; ttl=-5; "
+	    "detail=upstream-error\r\n"
+	    "Age: 65\r\n"
+	    "Cache-Control: max-age=0, stale-while-revalidate=30, "
+	    "stale-if-error=3600\r\n"
+	    "ETag: \"x\"\r\n"
+	    "\r\n" },
+	/* each stale window alone; <= 0 is none */
+	{ __LINE__, { .status = 200, .cacheable = 1, .max_age = 10,
+	    .swr = 5, .sie = 0 }, 1,
+	    "Status: 200 OK\r\n"
+	    CT("1")
+	    "Cache-Control: max-age=10, stale-while-revalidate=5\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 200, .cacheable = 1, .max_age = 10,
+	    .swr = -1, .sie = 7 }, 1,
+	    "Status: 200 OK\r\n"
+	    CT("1")
+	    "Cache-Control: max-age=10, stale-if-error=7\r\n"
+	    "\r\n" },
+	/* not cacheable: no-store, whatever max-age and the windows say */
+	{ __LINE__, { .status = 200, .x_cache = "BYPASS", .max_age = 60,
+	    .swr = 30, .sie = 3600 }, 2,
+	    "Status: 200 OK\r\n"
+	    CT("2")
+	    "X-Cache: BYPASS\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "\r\n" },
+	/* etag_len, not a NUL, ends the tag */
+	{ __LINE__, { .status = 200, .cacheable = 1, .max_age = 1,
+	    .etag = "\"ab\"cd", .etag_len = 4 }, 1,
+	    "Status: 200 OK\r\n"
+	    CT("1")
+	    "Cache-Control: max-age=1\r\n"
+	    "ETag: \"ab\"\r\n"
+	    "\r\n" },
+	/* 304: no Content-Type, no Content-Length, whatever the length */
+	{ __LINE__, { .status = 304, .x_cache = "HIT",
+	    .cache_status = "todos-fcgi; hit; ttl=55", .has_age = 1, .age = 5,
+	    .cacheable = 1, .max_age = 55, .swr = 30, .sie = 3600,
+	    TAG("\"af63dc4c8601ec8c\"") }, 83,
+	    "Status: 304 Not Modified\r\n"
+	    "X-Cache: HIT\r\n"
+	    "Cache-Status: todos-fcgi; hit; ttl=55\r\n"
+	    "Age: 5\r\n"
+	    "Cache-Control: max-age=55, stale-while-revalidate=30, "
+	    "stale-if-error=3600\r\n"
+	    "ETag: \"af63dc4c8601ec8c\"\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 304, .cacheable = 1, .max_age = 1,
+	    TAG("\"\"") }, 0,
+	    "Status: 304 Not Modified\r\n"
+	    "Cache-Control: max-age=1\r\n"
+	    "ETag: \"\"\r\n"
+	    "\r\n" },
+	/* errors */
+	{ __LINE__, { .status = 405, .allow = "GET, HEAD" }, 46,
 	    "Status: 405 Method Not Allowed\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 46\r\n"
+	    CT("46")
 	    "Cache-Control: no-store\r\n"
 	    "Allow: GET, HEAD\r\n"
 	    "\r\n" },
-	{ __LINE__, { 504, NULL, -1, -1, 0 }, 44,
-	    "Status: 504 Gateway Timeout\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 44\r\n"
+	{ __LINE__, { .status = 405, .allow = "GET, HEAD, DELETE" }, 46,
+	    "Status: 405 Method Not Allowed\r\n"
+	    CT("46")
+	    "Cache-Control: no-store\r\n"
+	    "Allow: GET, HEAD, DELETE\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 401, .auth = 1 }, 57,
+	    "Status: 401 Unauthorized\r\n"
+	    CT("57")
+	    "Cache-Control: no-store\r\n"
+	    "WWW-Authenticate: Bearer realm=\"todos-fcgi\"\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 503, .cache_status = "todos-fcgi; "
+	    "fwd=uri-miss; detail=circuit-open", .retry_after = 3 }, 60,
+	    "Status: 503 Service Unavailable\r\n"
+	    CT("60")
+	    "Cache-Status: todos-fcgi; fwd=uri-miss; detail=circuit-open\r\n"
+	    "Cache-Control: no-store\r\n"
+	    "Retry-After: 3\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 503, .retry_after = 0 }, 40,
+	    "Status: 503 Service Unavailable\r\n"
+	    CT("40")
 	    "Cache-Control: no-store\r\n"
 	    "\r\n" },
-	{ __LINE__, { 299, NULL, -1, -1, 0 }, 0,
-	    "Status: 299 Unknown\r\n"
-	    "Content-Type: application/json\r\n"
-	    "Content-Length: 0\r\n"
+	{ __LINE__, { .status = 503, .retry_after = -1 }, 40,
+	    "Status: 503 Service Unavailable\r\n"
+	    CT("40")
 	    "Cache-Control: no-store\r\n"
+	    "\r\n" },
+	/* a cached 404 */
+	{ __LINE__, { .status = 404, .x_cache = "HIT",
+	    .cache_status = "todos-fcgi; hit; ttl=8", .has_age = 1, .age = 2,
+	    .cacheable = 1, .max_age = 8 }, 41,
+	    "Status: 404 Not Found\r\n"
+	    CT("41")
+	    "X-Cache: HIT\r\n"
+	    "Cache-Status: todos-fcgi; hit; ttl=8\r\n"
+	    "Age: 2\r\n"
+	    "Cache-Control: max-age=8\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 504 }, 44,
+	    "Status: 504 Gateway Timeout\r\n"
+	    CT("44")
+	    "Cache-Control: no-store\r\n"
+	    "\r\n" },
+	{ __LINE__, { .status = 299 }, 0,
+	    "Status: 299 Unknown\r\n"
+	    CT("0")
+	    "Cache-Control: no-store\r\n"
+	    "\r\n" },
+	/* every field at once: the order of the headers is fixed */
+	{ __LINE__, { .status = 503, .x_cache = "BYPASS",
+	    .cache_status = "c", .has_age = 1, .age = 1, .cacheable = 1,
+	    .max_age = 2, .swr = 3, .sie = 4, TAG("\"e\""), .allow = "GET",
+	    .retry_after = 5, .auth = 1 }, 6,
+	    "Status: 503 Service Unavailable\r\n"
+	    CT("6")
+	    "X-Cache: BYPASS\r\n"
+	    "Cache-Status: c\r\n"
+	    "Age: 1\r\n"
+	    "Cache-Control: max-age=2, stale-while-revalidate=3, "
+	    "stale-if-error=4\r\n"
+	    "ETag: \"e\"\r\n"
+	    "Allow: GET\r\n"
+	    "Retry-After: 5\r\n"
+	    "WWW-Authenticate: Bearer realm=\"todos-fcgi\"\r\n"
 	    "\r\n" },
 };
 
@@ -91,7 +235,7 @@ static void
 test_reply_head(void **state)
 {
 	const struct head_row	*row;
-	char			*buf, a[512], b[512];
+	char			*buf, a[2048], b[2048];
 	size_t			 i, size, want;
 	int			 n;
 
@@ -120,19 +264,126 @@ test_reply_head(void **state)
 	done();
 }
 
-/* An error head has no X-Cache and no Age, whatever else is set. */
+/*
+ * The longest head the responder can build fits in REPLY_HEAD_MAX, which
+ * reply_send() formats into: every field set, every number at its widest,
+ * the longest Cache-Status there is room for and an ENTRY_ETAG_MAX tag.
+ */
 static void
-test_reply_head_error_fields(void **state)
+test_reply_head_max(void **state)
 {
-	struct reply	r = { 405, NULL, -1, -1, 1 };
-	char		buf[REPLY_HEAD_MAX];
+	static const char	 tag[] = "\"0123456789abcdef0123456789abcdef"
+				    "0123456789abcdef0123456789abcd\"";
+	struct reply		 r;
+	char			 cstatus[REPLY_CSTATUS_MAX];
+	char			 buf[REPLY_HEAD_MAX];
+	int			 n;
 
 	(void)state;
-	assert_true(reply_head(buf, sizeof(buf), &r, 46) > 0);
-	assert_null(strstr(buf, "X-Cache"));
-	assert_null(strstr(buf, "Age:"));
-	assert_non_null(strstr(buf, "\r\nCache-Control: no-store\r\n"));
-	assert_non_null(strstr(buf, "\r\nAllow: GET, HEAD\r\n"));
+	memset(cstatus, 'c', sizeof(cstatus) - 1);
+	cstatus[sizeof(cstatus) - 1] = '\0';
+	memset(&r, 0, sizeof(r));
+	r.status = 503;
+	r.x_cache = "BYPASS";
+	r.cache_status = cstatus;
+	r.has_age = 1;
+	r.age = LONG_MIN;
+	r.cacheable = 1;
+	r.max_age = r.swr = r.sie = r.retry_after = LONG_MAX;
+	r.etag = tag;
+	r.etag_len = sizeof(tag) - 1;
+	r.allow = "GET, HEAD, DELETE";
+	r.auth = 1;
+	n = reply_head(buf, sizeof(buf), &r, SIZE_MAX);
+	if (n < 0 || (size_t)n >= sizeof(buf))
+		row_fail(__LINE__, "widest head: %d into %zu bytes", n,
+		    sizeof(buf));
+	done();
+}
+
+struct cs_row {
+	int		 line;
+	struct cstatus	 cs;
+	const char	*want;
+};
+
+static const struct cs_row cs_rows[] = {
+	{ __LINE__, { .hit = 1, .has_ttl = 1, .ttl = 55 },
+	    "todos-fcgi; hit; ttl=55" },
+	{ __LINE__, { .fwd = "uri-miss", .fwd_status = 200, .stored = 1,
+	    .has_ttl = 1, .ttl = 60 },
+	    "todos-fcgi; fwd=uri-miss; fwd-status=200; stored; ttl=60" },
+	{ __LINE__, { .fwd = "stale", .fwd_status = 502, .has_ttl = 1,
+	    .ttl = -5, .detail = "upstream-error" },
+	    "todos-fcgi; fwd=stale; fwd-status=502; ttl=-5; "
+	    "detail=upstream-error" },
+	{ __LINE__, { .fwd = "uri-miss", .collapsed = 1, .has_ttl = 1,
+	    .ttl = 60 },
+	    "todos-fcgi; fwd=uri-miss; collapsed; ttl=60" },
+	/* a hit within stale-while-revalidate */
+	{ __LINE__, { .hit = 1, .has_ttl = 1, .ttl = -3,
+	    .detail = "stale-while-revalidate" },
+	    "todos-fcgi; hit; ttl=-3; detail=stale-while-revalidate" },
+	{ __LINE__, { .fwd = "bypass", .fwd_status = 200,
+	    .detail = "redis-down" },
+	    "todos-fcgi; fwd=bypass; fwd-status=200; detail=redis-down" },
+	{ __LINE__, { .fwd = "uri-miss", .detail = "circuit-open" },
+	    "todos-fcgi; fwd=uri-miss; detail=circuit-open" },
+	{ __LINE__, { .fwd = "uri-miss", .fwd_status = 404, .stored = 1,
+	    .has_ttl = 1, .ttl = 10 },
+	    "todos-fcgi; fwd=uri-miss; fwd-status=404; stored; ttl=10" },
+	/* ttl only with has_ttl, 0 included; fwd-status only when > 0 */
+	{ __LINE__, { .hit = 1, .has_ttl = 1, .ttl = 0 },
+	    "todos-fcgi; hit; ttl=0" },
+	{ __LINE__, { .hit = 1, .ttl = 55 }, "todos-fcgi; hit" },
+	{ __LINE__, { .fwd = "uri-miss", .fwd_status = -1 },
+	    "todos-fcgi; fwd=uri-miss" },
+	{ __LINE__, { .hit = 0 }, "todos-fcgi" },
+	/* every parameter at once: the order is fixed */
+	{ __LINE__, { .hit = 1, .fwd = "uri-miss", .fwd_status = 599,
+	    .stored = 1, .collapsed = 1, .has_ttl = 1, .ttl = LONG_MIN,
+	    .detail = "stale-while-revalidate" },
+	    "todos-fcgi; hit; fwd=uri-miss; fwd-status=599; stored; "
+	    "collapsed; ttl=" LONG_MIN_STR "; detail=stale-while-revalidate" },
+};
+
+/*
+ * Each value is formatted into heap buffers of every size from 0 to its
+ * length + 1, as for reply_head(); and it fits in REPLY_CSTATUS_MAX, the
+ * buffer serve.c formats into.
+ */
+static void
+test_reply_cache_status(void **state)
+{
+	const struct cs_row	*row;
+	char			*buf, a[512];
+	size_t			 i, size, want;
+	int			 n;
+
+	(void)state;
+	for (i = 0; i < sizeof(cs_rows) / sizeof(cs_rows[0]); i++) {
+		row = &cs_rows[i];
+		want = strlen(row->want);
+		if (want >= REPLY_CSTATUS_MAX)
+			row_fail(row->line, "%zu bytes: does not fit in "
+			    "REPLY_CSTATUS_MAX", want);
+		for (size = 0; size <= want + 1; size++) {
+			buf = malloc(size > 0 ? size : 1);
+			assert_non_null(buf);
+			n = reply_cache_status(buf, size, &row->cs);
+			if (size <= want && n != -1)
+				row_fail(row->line, "into %zu bytes (full "
+				    "%zu): %d, want -1", size, want, n);
+			else if (size == want + 1 && (n < 0 ||
+			    (size_t)n != want || memcmp(buf, row->want,
+			    want + 1) != 0))
+				row_fail(row->line, "%d %s, want %zu \"%s\"",
+				    n, n < 0 ? "" : show_str(buf, a,
+				    sizeof(a)), want, row->want);
+			free(buf);
+		}
+	}
+	done();
 }
 
 struct status_row {
@@ -151,7 +402,11 @@ static const struct status_row status_rows[] = {
 	{ __LINE__, ERR_UPSTREAM_TIMEOUT, 504 },
 	{ __LINE__, ERR_UPSTREAM_TOO_BIG, 502 },
 	{ __LINE__, ERR_UPSTREAM_JSON, 502 },
+	{ __LINE__, ERR_UNAUTHORIZED, 401 },
+	{ __LINE__, ERR_CIRCUIT_OPEN, 503 },
+	{ __LINE__, ERR_WAIT_TIMEOUT, 504 },
 	{ __LINE__, ERR_CACHE_DOWN, 503 },
+	{ __LINE__, ERR_CACHE_LOCKED, 503 },
 	{ __LINE__, ERR_CACHE_REPLY, 503 },
 	{ __LINE__, ERR_ENTRY_CORRUPT, 500 },
 	{ __LINE__, ERR_NOMEM, 500 },
@@ -284,7 +539,9 @@ test_reply_status_text(void **state)
 		const char	*want;
 	} rows[] = {
 		{ __LINE__, 200, "OK" },
+		{ __LINE__, 304, "Not Modified" },
 		{ __LINE__, 400, "Bad Request" },
+		{ __LINE__, 401, "Unauthorized" },
 		{ __LINE__, 404, "Not Found" },
 		{ __LINE__, 405, "Method Not Allowed" },
 		{ __LINE__, 500, "Internal Server Error" },
@@ -294,6 +551,8 @@ test_reply_status_text(void **state)
 		{ __LINE__, 0, "Unknown" },
 		{ __LINE__, -1, "Unknown" },
 		{ __LINE__, 201, "Unknown" },
+		{ __LINE__, 302, "Unknown" },
+		{ __LINE__, 403, "Unknown" },
 		{ __LINE__, 418, "Unknown" },
 		{ __LINE__, 999, "Unknown" },
 	};
@@ -331,7 +590,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_reply_head, reset),
-		cmocka_unit_test_setup(test_reply_head_error_fields, reset),
+		cmocka_unit_test_setup(test_reply_head_max, reset),
+		cmocka_unit_test_setup(test_reply_cache_status, reset),
 		cmocka_unit_test_setup(test_err_status, reset),
 		cmocka_unit_test_setup(test_reply_error_body, reset),
 		cmocka_unit_test_setup(test_reply_error_body_truncated, reset),

@@ -28,13 +28,16 @@ struct parse_row {
 	enum route_kind	 kind;
 	long		 id;
 	int		 head;
+	int		 purge;
 };
 
-#define TODOS(m, u)	{ __LINE__, m, u, ERR_OK, ROUTE_TODOS, 0, 0 }
-#define TODO(m, u, id)	{ __LINE__, m, u, ERR_OK, ROUTE_TODO, id, 0 }
-#define HEAD_TODOS(u)	{ __LINE__, "HEAD", u, ERR_OK, ROUTE_TODOS, 0, 1 }
-#define HEAD_TODO(u, id) { __LINE__, "HEAD", u, ERR_OK, ROUTE_TODO, id, 1 }
-#define FAILS(m, u, e)	{ __LINE__, m, u, e, ROUTE_TODOS, 0, 0 }
+#define TODOS(m, u)	{ __LINE__, m, u, ERR_OK, ROUTE_TODOS, 0, 0, 0 }
+#define TODO(m, u, id)	{ __LINE__, m, u, ERR_OK, ROUTE_TODO, id, 0, 0 }
+#define HEAD_TODOS(u)	{ __LINE__, "HEAD", u, ERR_OK, ROUTE_TODOS, 0, 1, 0 }
+#define HEAD_TODO(u, id) { __LINE__, "HEAD", u, ERR_OK, ROUTE_TODO, id, 1, 0 }
+#define DEL_TODOS(u)	{ __LINE__, "DELETE", u, ERR_OK, ROUTE_TODOS, 0, 0, 1 }
+#define DEL_TODO(u, id)	{ __LINE__, "DELETE", u, ERR_OK, ROUTE_TODO, id, 0, 1 }
+#define FAILS(m, u, e)	{ __LINE__, m, u, e, ROUTE_TODOS, 0, 0, 0 }
 
 static const struct parse_row parse_rows[] = {
 	/* the two resources */
@@ -107,14 +110,24 @@ static const struct parse_row parse_rows[] = {
 	TODOS("GET", "/get_todos#frag"),
 	FAILS("GET", "/nope?/get_todos", ERR_NOT_FOUND),
 
-	/* methods: GET and HEAD only, checked after the path, before the id */
+	/* methods: GET, HEAD (and DELETE, below), checked after the path,
+	   before the id */
 	HEAD_TODOS("/get_todos"),
 	HEAD_TODO("/get_todos/7", 7),
 	FAILS("HEAD", "/get_todos/abc", ERR_BAD_ID),
+	DEL_TODOS("/get_todos"),
+	DEL_TODO("/get_todos/7", 7),
+	DEL_TODO("/get_todos/007?x", 7),
+	FAILS("DELETE", "/get_todos/abc", ERR_BAD_ID),
+	FAILS("DELETE", "/get_todos/0", ERR_BAD_ID),
+	FAILS("DELETE", "/nope", ERR_NOT_FOUND),
+	FAILS("DELETE ", "/get_todos/1", ERR_METHOD),
+	FAILS("Delete", "/get_todos/1", ERR_METHOD),
 	FAILS("POST", "/get_todos", ERR_METHOD),
 	FAILS("POST", "/get_todos/1", ERR_METHOD),
 	FAILS("PUT", "/get_todos/1", ERR_METHOD),
-	FAILS("DELETE", "/get_todos/1", ERR_METHOD),
+	FAILS("delete", "/get_todos/1", ERR_METHOD),
+	FAILS("PURGE", "/get_todos/1", ERR_METHOD),
 	FAILS("OPTIONS", "/get_todos", ERR_METHOD),
 	FAILS("get", "/get_todos", ERR_METHOD),
 	FAILS("head", "/get_todos", ERR_METHOD),
@@ -152,22 +165,25 @@ test_route_parse(void **state)
 		}
 		if (e != ERR_OK) {
 			/* On any error *r is all zero. */
-			if (r.kind != 0 || r.id != 0 || r.head != 0)
+			if (r.kind != 0 || r.id != 0 || r.head != 0 ||
+			    r.purge != 0)
 				row_fail(row->line, "route_parse(%s, %s): %s "
 				    "but *r not zeroed (kind %d id %ld "
-				    "head %d)",
+				    "head %d purge %d)",
 				    show_str(row->method, m, sizeof(m)),
 				    show_str(row->uri, u, sizeof(u)),
-				    err_name(e), (int)r.kind, r.id, r.head);
+				    err_name(e), (int)r.kind, r.id, r.head,
+				    r.purge);
 			continue;
 		}
 		if (r.kind != row->kind || r.id != row->id ||
-		    r.head != row->head)
+		    r.head != row->head || r.purge != row->purge)
 			row_fail(row->line, "route_parse(%s, %s): kind %d id "
-			    "%ld head %d, want kind %d id %ld head %d",
-			    show_str(row->method, m, sizeof(m)),
+			    "%ld head %d purge %d, want kind %d id %ld head %d "
+			    "purge %d", show_str(row->method, m, sizeof(m)),
 			    show_str(row->uri, u, sizeof(u)), (int)r.kind, r.id,
-			    r.head, (int)row->kind, row->id, row->head);
+			    r.head, r.purge, (int)row->kind, row->id, row->head,
+			    row->purge);
 	}
 	done();
 }
@@ -263,6 +279,28 @@ test_route_parse_then_path(void **state)
 	done();
 }
 
+/* DELETE parses like GET, with purge set; serve decides if it is allowed. */
+static void
+test_route_delete(void **state)
+{
+	struct route	r;
+
+	(void)state;
+	assert_int_equal(route_parse("DELETE", "/get_todos/007?x", &r), ERR_OK);
+	assert_int_equal(r.kind, ROUTE_TODO);
+	assert_int_equal(r.id, 7);
+	assert_int_equal(r.purge, 1);
+	assert_int_equal(r.head, 0);
+	assert_int_equal(route_parse("DELETE", "/get_todos", &r), ERR_OK);
+	assert_int_equal(r.kind, ROUTE_TODOS);
+	assert_int_equal(r.purge, 1);
+	assert_int_equal(route_parse("GET", "/get_todos", &r), ERR_OK);
+	assert_int_equal(r.purge, 0);
+	assert_int_equal(route_parse("DELETE", "/get_todos/x", &r), ERR_BAD_ID);
+	assert_int_equal(r.purge, 0);
+	assert_int_equal(route_parse("DELETE", "/nope", &r), ERR_NOT_FOUND);
+}
+
 int
 main(void)
 {
@@ -270,6 +308,7 @@ main(void)
 		cmocka_unit_test_setup(test_route_parse, reset),
 		cmocka_unit_test_setup(test_route_path, reset),
 		cmocka_unit_test_setup(test_route_parse_then_path, reset),
+		cmocka_unit_test(test_route_delete),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

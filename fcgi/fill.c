@@ -1,0 +1,331 @@
+/*
+ * fill.c: the fill lock protocol, the fetch behind it and the store.
+ *
+ * Every entry handed out lives in memory the fill_out owns: the encoded
+ * entry is decoded in place, so the same bytes are stored and sent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "body.h"
+#include "clock.h"
+#include "etag.h"
+#include "fill.h"
+#include "log.h"
+
+/* How long a failed fetch's marker stays for its waiters. */
+#define FAIL_MARK_MS	2000
+/*
+ * The lock outlives the longest fetch (UPSTREAM_TIMEOUT_MS) by this much,
+ * for the store and the release; an owner killed mid-fetch holds it no
+ * longer than that.
+ */
+#define LOCK_SLACK_MS	1000
+
+void
+fill_init(struct fill *f, const struct config *cfg, struct cache *cache,
+    struct upstream *upstream)
+{
+	unsigned char	rnd[8];
+	size_t		i;
+
+	memset(f, 0, sizeof(*f));
+	f->cfg = cfg;
+	f->cache = cache;
+	f->upstream = upstream;
+	breaker_init(&f->breaker, (int)cfg->circuit_failures,
+	    cfg->circuit_cooldown_ms);
+	/* Unique per process; tokens only need to differ, not be secret. */
+	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
+		long long	t = clock_mono_ms() ^ ((long long)getpid() << 32);
+
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	for (i = 0; i < sizeof(rnd); i++)
+		(void)snprintf(f->token_base + 2 * i, 3, "%02x", rnd[i]);
+}
+
+static int
+key(char *buf, size_t size, size_t *len, const char *prefix,
+    const char *kind, const char *path)
+{
+	int	n = snprintf(buf, size, "%s%s%s", prefix, kind, path);
+
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+int
+fill_keys(struct fill_keys *k, const char *prefix, const char *path)
+{
+	size_t	len;
+
+	if (key(k->path, sizeof(k->path), &len, "", "", path) == -1 ||
+	    key(k->entry, sizeof(k->entry), &k->entry_len, prefix, "",
+	    path) == -1 ||
+	    key(k->lock, sizeof(k->lock), &k->lock_len, prefix, "lock:",
+	    path) == -1 ||
+	    key(k->fail, sizeof(k->fail), &k->fail_len, prefix, "fail:",
+	    path) == -1)
+		return -1;
+	return 0;
+}
+
+void
+fill_out_free(struct fill_out *out)
+{
+	free(out->mem);
+	memset(out, 0, sizeof(*out));
+}
+
+/* Encodes e into out->mem and points out->e into it. */
+static enum err
+own(const struct entry *e, struct fill_out *out, size_t *len)
+{
+	enum err	err;
+
+	free(out->mem);
+	out->mem = NULL;
+	if ((err = entry_encode(e, &out->mem, len)) != ERR_OK)
+		return err;
+	return entry_decode(out->mem, *len, &out->e);
+}
+
+enum err
+fill_keep(const struct entry *e, struct fill_out *out)
+{
+	size_t	len;
+
+	return own(e, out, &len);
+}
+
+/*
+ * Asks the upstream (unless the circuit is open) and, if store, writes the
+ * entry: a 200 for CACHE_TTL + STALE_TTL, a 404 for NEGATIVE_TTL.
+ */
+static void
+fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
+    struct fill_out *out)
+{
+	const struct config	*cfg = f->cfg;
+	struct upstream_answer	 a;
+	struct entry		 e;
+	char			 tag[ETAG_LEN + 1];
+	char			*body = NULL;
+	size_t			 bodylen = 0, len;
+	long long		 keep_ms;
+	enum err		 err;
+
+	if (!breaker_allow(&f->breaker, clock_mono_ms())) {
+		out->err = ERR_CIRCUIT_OPEN;
+		out->retry_after = breaker_retry_after(&f->breaker,
+		    clock_mono_ms());
+		return;
+	}
+	err = upstream_fetch(f->upstream, k->path, timeout_ms, &a);
+	out->fwd_status = (int)a.status;
+	if (err == ERR_OK &&
+	    (err = body_compact(a.body, a.len, &body, &bodylen)) != ERR_OK)
+		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
+	breaker_record(&f->breaker, err == ERR_OK || err == ERR_NOT_FOUND,
+	    clock_mono_ms());
+	if (err != ERR_OK && err != ERR_NOT_FOUND) {
+		out->err = err;
+		return;
+	}
+
+	memset(&e, 0, sizeof(e));
+	e.stored_ms = clock_wall_ms();
+	if (err == ERR_OK) {
+		etag_of(body, bodylen, tag);
+		e.ttl = cfg->cache_ttl;
+		e.status = 200;
+		e.etag = tag;
+		e.etag_len = ETAG_LEN;
+		e.body = body;
+		e.body_len = bodylen;
+		keep_ms = (cfg->cache_ttl + cfg->stale_ttl) * 1000LL;
+	} else {
+		e.ttl = cfg->negative_ttl;
+		e.status = 404;
+		keep_ms = cfg->negative_ttl * 1000LL;
+	}
+	out->err = own(&e, out, &len);
+	free(body);
+	if (out->err != ERR_OK) {
+		fill_out_free(out);
+		out->err = ERR_NOMEM;
+		return;
+	}
+	out->err = err;
+	/* A failed store still answers; the next request fills again. */
+	if (store && keep_ms > 0 && cache_set(f->cache, k->entry,
+	    k->entry_len, out->mem, len, keep_ms) == ERR_OK)
+		out->stored = 1;
+}
+
+/* Leads a fill holding the lock token; always releases it. */
+static void
+lead(struct fill *f, const struct fill_keys *k, const char *token,
+    size_t tokenlen, long timeout_ms, struct fill_out *out)
+{
+	char	mark[FILL_TOKEN_MAX + 16];
+	int	n;
+
+	fetch(f, k, timeout_ms, 1, out);
+	if (out->err != ERR_OK && out->err != ERR_NOT_FOUND) {
+		n = snprintf(mark, sizeof(mark), "%.*s %d", (int)tokenlen,
+		    token, (int)out->err);
+		if (n > 0 && (size_t)n < sizeof(mark))
+			(void)cache_set(f->cache, k->fail, k->fail_len, mark,
+			    (size_t)n, FAIL_MARK_MS);
+	}
+	(void)cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen);
+}
+
+/* The failure a marker records for token, or ERR_OK if it is not ours. */
+static enum err
+marked(const char *val, size_t len, const char *token, size_t tokenlen)
+{
+	long	v = 0;
+	size_t	i;
+
+	if (val == NULL || len <= tokenlen + 1 || len > tokenlen + 4 ||
+	    memcmp(val, token, tokenlen) != 0 || val[tokenlen] != ' ')
+		return ERR_OK;
+	for (i = tokenlen + 1; i < len; i++) {
+		if (val[i] < '0' || val[i] > '9')
+			return ERR_OK;
+		v = v * 10 + (val[i] - '0');
+	}
+	return v > ERR_OK && v < ERR__COUNT ? (enum err)v : ERR_OK;
+}
+
+static void
+nap(long ms)
+{
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) == -1 && errno == EINTR)
+		;
+}
+
+/*
+ * Waits for the lock's owner: returns with the fresh entry (collapsed),
+ * the owner's failure, or ERR_WAIT_TIMEOUT once UPSTREAM_TIMEOUT_MS have
+ * passed.  If the lock goes away with nothing to show (its owner died),
+ * takes it and fetches with the time that is left.
+ */
+static void
+wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
+    size_t tokenlen, long long deadline, struct fill_out *out)
+{
+	const char	*keys[] = { k->entry, k->lock, k->fail };
+	size_t		 lens[] = { k->entry_len, k->lock_len, k->fail_len };
+	const char	*vals[3];
+	size_t		 vlens[3];
+	char		 owner[FILL_TOKEN_MAX];
+	size_t		 ownerlen = 0;
+	struct entry	 e;
+	long long	 now;
+	enum err	 err;
+
+	for (;;) {
+		nap(FILL_POLL_MS);
+		now = clock_mono_ms();
+		if ((err = cache_mget(f->cache, 3, keys, lens, vals,
+		    vlens)) != ERR_OK) {
+			out->err = err;
+			return;
+		}
+		if (vals[0] != NULL &&
+		    entry_decode(vals[0], vlens[0], &e) == ERR_OK &&
+		    entry_freshness(&e, clock_wall_ms(), 0) == ENTRY_FRESH) {
+			if ((err = fill_keep(&e, out)) != ERR_OK) {
+				out->err = err;
+				return;
+			}
+			out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
+			out->collapsed = 1;
+			return;
+		}
+		if (ownerlen > 0 && (err = marked(vals[2], vlens[2], owner,
+		    ownerlen)) != ERR_OK) {
+			out->err = err;
+			return;
+		}
+		if (now >= deadline) {
+			out->err = ERR_WAIT_TIMEOUT;
+			return;
+		}
+		if (vals[1] != NULL && vlens[1] < sizeof(owner)) {
+			memcpy(owner, vals[1], vlens[1]);
+			ownerlen = vlens[1];
+			continue;
+		}
+		err = cache_lock(f->cache, k->lock, k->lock_len, token,
+		    tokenlen, f->cfg->upstream_timeout_ms + LOCK_SLACK_MS);
+		if (err == ERR_OK) {
+			lead(f, k, token, tokenlen, (long)(deadline - now),
+			    out);
+			return;
+		}
+		if (err != ERR_CACHE_LOCKED) {
+			out->err = err;
+			return;
+		}
+	}
+}
+
+void
+fill_run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
+    struct fill_out *out)
+{
+	char		token[FILL_TOKEN_MAX];
+	long long	start = clock_mono_ms();
+	enum err	err;
+	int		n;
+
+	memset(out, 0, sizeof(*out));
+	if (mode == FILL_NOSTORE) {
+		fetch(f, k, 0, 0, out);
+		out->bypassed = ERR_CACHE_DOWN;
+		return;
+	}
+	n = snprintf(token, sizeof(token), "%s-%lu", f->token_base,
+	    ++f->tokens);
+	if (n < 0 || (size_t)n >= sizeof(token)) {
+		out->err = ERR_INTERNAL;
+		return;
+	}
+	err = cache_lock(f->cache, k->lock, k->lock_len, token, (size_t)n,
+	    f->cfg->upstream_timeout_ms + LOCK_SLACK_MS);
+	if (err == ERR_OK) {
+		lead(f, k, token, (size_t)n, 0, out);
+		return;
+	}
+	if (err == ERR_CACHE_LOCKED && mode == FILL_WAIT) {
+		wait_owner(f, k, token, (size_t)n,
+		    start + f->cfg->upstream_timeout_ms, out);
+		if (out->err != ERR_CACHE_DOWN && out->err != ERR_CACHE_REPLY)
+			return;
+		err = out->err;
+		fill_out_free(out);
+	} else if (err == ERR_CACHE_LOCKED) {
+		out->err = ERR_CACHE_LOCKED;	/* FILL_TRY: someone else is on it */
+		return;
+	}
+	/* Redis failed in between: answer from the upstream alone. */
+	if (mode == FILL_WAIT) {
+		fetch(f, k, 0, 0, out);
+		out->bypassed = err;
+	} else
+		out->err = err;
+}

@@ -1,0 +1,83 @@
+/*
+ * fill.h: getting an entry into the cache, with one upstream fetch per key
+ * across processes and fronts.
+ *
+ * The first request for a missing (or expired) key takes a lock in Redis
+ * (SET lock token NX PX) and fetches; others wait and pick up the entry as
+ * soon as it is stored, polling every FILL_POLL_MS.  Only the token's owner
+ * releases the lock; a dead owner's lock expires after the upstream
+ * timeout, and the next request fetches.  A failed fetch leaves a short
+ * marker with the owner's token, so its waiters answer at once.
+ *
+ * Also here: the circuit breaker in front of the upstream, and the layout
+ * of the keys.  Nothing here knows about HTTP requests or replies.
+ */
+#ifndef FILL_H
+#define FILL_H
+
+#include <stddef.h>
+
+#include "breaker.h"
+#include "cache.h"
+#include "config.h"
+#include "entry.h"
+#include "err.h"
+#include "upstream.h"
+
+#define FILL_POLL_MS	10
+#define FILL_KEY_MAX	(CONFIG_PREFIX_MAX + 48)
+#define FILL_TOKEN_MAX	48
+
+struct fill {
+	const struct config	*cfg;
+	struct cache		*cache;
+	struct upstream		*upstream;
+	struct breaker		 breaker;
+	char			 token_base[24];
+	unsigned long		 tokens;
+};
+
+/* The Redis keys of one upstream path. */
+struct fill_keys {
+	char	 path[32];		/* /todos or /todos/<id> */
+	char	 entry[FILL_KEY_MAX];	/* <prefix>/todos/1 */
+	char	 lock[FILL_KEY_MAX];	/* <prefix>lock:/todos/1 */
+	char	 fail[FILL_KEY_MAX];	/* <prefix>fail:/todos/1 */
+	size_t	 entry_len, lock_len, fail_len;
+};
+
+enum fill_mode {
+	FILL_WAIT,	/* lead if the lock is free, else wait for the owner */
+	FILL_TRY,	/* lead if the lock is free, else do nothing */
+	FILL_NOSTORE	/* Redis is down: fetch, store nothing */
+};
+
+/* What a fill brought; entry memory is the fill_out's own. */
+struct fill_out {
+	enum err	 err;		/* ERR_OK: e is a 200; ERR_NOT_FOUND:
+					   e is a 404; else the failure */
+	struct entry	 e;
+	char		*mem;		/* backs e */
+	int		 collapsed;	/* e came from another's fetch */
+	int		 stored;	/* e was written to Redis */
+	enum err	 bypassed;	/* not ERR_OK: Redis failed (down or
+					   erroring), nothing was stored */
+	int		 fwd_status;	/* upstream's status; 0: not asked */
+	long		 retry_after;	/* ERR_CIRCUIT_OPEN: seconds */
+};
+
+void	fill_init(struct fill *f, const struct config *cfg,
+	    struct cache *cache, struct upstream *upstream);
+
+/* Builds the keys of path; -1 if they do not fit. */
+int	fill_keys(struct fill_keys *k, const char *prefix, const char *path);
+
+/* Fills k as mode says; *out is always set, free it with fill_out_free. */
+void	fill_run(struct fill *f, const struct fill_keys *k,
+	    enum fill_mode mode, struct fill_out *out);
+void	fill_out_free(struct fill_out *out);
+
+/* Copies an entry into out (for a waiter, or to keep a stale copy). */
+enum err fill_keep(const struct entry *e, struct fill_out *out);
+
+#endif /* FILL_H */

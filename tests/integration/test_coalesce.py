@@ -1,0 +1,106 @@
+"""One upstream fetch per key: concurrent misses wait for the first one's
+fill (a lock in Redis), across responder processes and across fronts."""
+
+import os
+import signal
+import threading
+import time
+
+from harness import TODOS, http_request, wait_for
+
+
+def burst(ports, path, n):
+    """n concurrent GETs spread over ports; [(response, seconds)]."""
+    results = [None] * n
+    go = threading.Event()
+
+    def one(i):
+        go.wait()
+        start = time.monotonic()
+        r = http_request(ports[i % len(ports)], "GET", path, timeout=30)
+        results[i] = (r, time.monotonic() - start)
+
+    threads = [threading.Thread(target=one, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    go.set()
+    for t in threads:
+        t.join(60)
+    return results
+
+
+def test_100_cold_requests_make_one_upstream_request(make_service, upstream):
+    s = make_service(FCGI_PROCS=4)
+    upstream.fault(path="/todos/3", mode="delay", delay_ms=400)
+    results = burst([s.port], "/get_todos/3", 100)
+    assert all(r.status == 200 and r.json() == TODOS[2] for r, _ in results)
+    assert upstream.count("/todos/3") == 1
+    kinds = [r.headers["x-cache"] for r, _ in results]
+    assert kinds.count("MISS") == 1, kinds
+    assert set(kinds) == {"MISS", "HIT"}
+    collapsed = [(r, t) for r, t in results if "collapsed" in r.headers["cache-status"]]
+    assert collapsed, "no request waited for the fill"
+    # Waiters are answered right after the fill, not after a long sleep:
+    # everyone is done within 400 ms of upstream latency plus a little.
+    slowest = max(t for _, t in results)
+    fill = next(t for r, t in results if r.headers["x-cache"] == "MISS")
+    assert fill >= 0.4
+    assert slowest - fill < 0.3, (fill, slowest)
+
+
+def test_two_fronts_on_one_redis_make_one_upstream_request(make_service, upstream):
+    a = make_service()
+    b = make_service()
+    upstream.fault(path="/todos/4", mode="delay", delay_ms=400)
+    results = burst([a.port, b.port], "/get_todos/4", 60)
+    assert all(r.status == 200 and r.json() == TODOS[3] for r, _ in results)
+    assert upstream.count("/todos/4") == 1
+    # And a fill on one front is a HIT on the other.
+    assert http_request(a.port, "GET", "/get_todos/5").headers["x-cache"] == "MISS"
+    assert http_request(b.port, "GET", "/get_todos/5").headers["x-cache"] == "HIT"
+
+
+def test_waiters_share_the_fills_failure(make_service, upstream, redis):
+    s = make_service(FCGI_PROCS=4)
+    upstream.fault(path="/todos/6", mode="hang")
+    # As many requests as responders, so all are in flight at once (more
+    # would queue in lighttpd and start a new fill after this one failed).
+    results = burst([s.port], "/get_todos/6", 4)
+    # 1500 ms upstream timeout: the owner answers 504, its waiters too,
+    # without asking the upstream themselves.
+    assert all(r.status == 504 for r, _ in results), [r.status for r, _ in results]
+    assert all(r.headers["content-type"] == "application/json" for r, _ in results)
+    assert max(t for _, t in results) < 1.5 + 1.0
+    assert upstream.count("/todos/6") == 1
+    assert redis.cli("EXISTS", "todos:v1:/todos/6") == "0"
+
+
+def test_a_dead_lock_owner_does_not_wedge_the_key(make_service, upstream, redis):
+    s = make_service(UPSTREAM_TIMEOUT_MS=1000, FCGI_PROCS=2)
+    upstream.fault(path="/todos/7", mode="hang")
+    first = {}
+    t = threading.Thread(target=lambda: first.update(r=s.get("/get_todos/7")))
+    t.start()
+    wait_for(lambda: upstream.count("/todos/7") == 1, 5, "the fill to start")
+    assert redis.cli("EXISTS", "todos:v1:lock:/todos/7") == "1"
+    for pid in s.responder_pids():
+        os.kill(pid, signal.SIGKILL)
+    t.join(10)
+    assert first["r"].status >= 500
+    upstream.reset()
+    # A request while the dead owner's lock still stands waits at most
+    # UPSTREAM_TIMEOUT_MS, then answers 504 (JSON); it never hangs.
+    wait_for(lambda: len(s.responder_pids()) == 2, 10, "lighttpd to respawn responders")
+    start = time.monotonic()
+    r = s.get("/get_todos/7")
+    took = time.monotonic() - start
+    if r.status == 200:
+        assert r.headers["x-cache"] == "MISS"  # the lock had already expired
+    else:
+        assert r.status == 504 and took < 1.0 + 0.5, (r, took)
+    # The lock expires (timeout + 1 s) and the next request fetches.
+    wait_for(lambda: redis.cli("EXISTS", "todos:v1:lock:/todos/7") == "0", 3,
+             "the dead owner's lock to expire")
+    r = s.get("/get_todos/7")
+    assert r.status == 200 and r.json() == TODOS[6]
+    assert s.get("/get_todos/7").headers["x-cache"] == "HIT"
