@@ -106,20 +106,26 @@ def http_request(port, method, path, headers=None, body=None, timeout=30):
 
 
 class Redis:
-    """A real redis-server on a loopback TCP port, restartable on that port."""
+    """A real redis-server on a loopback TCP port (or, with unix=True, a
+    unix socket in its directory), restartable on that address."""
 
-    def __init__(self, tmpdir):
+    def __init__(self, tmpdir, unix=False):
         self.dir = str(tmpdir)
         self.port = free_port()
+        self.socket = os.path.join(self.dir, "redis.sock") if unix else None
         self.proc = None
 
     @property
     def url(self):
+        if self.socket:
+            return f"unix://{self.socket}"
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self):
+        where = (["--port", "0", "--unixsocket", self.socket] if self.socket else
+                 ["--bind", "127.0.0.1", "--port", str(self.port)])
         self.proc = subprocess.Popen(
-            ["redis-server", "--bind", "127.0.0.1", "--port", str(self.port),
+            ["redis-server", *where,
              "--save", "", "--appendonly", "no", "--dir", self.dir,
              "--logfile", os.path.join(self.dir, "redis.log")])
         wait_for(lambda: self.ping(), 10, "redis-server to answer PING")
@@ -137,7 +143,8 @@ class Redis:
             return False
 
     def cli(self, *args):
-        out = subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), *args],
+        where = ["-s", self.socket] if self.socket else ["-h", "127.0.0.1", "-p", str(self.port)]
+        out = subprocess.run(["redis-cli", *where, *args],
                              capture_output=True, check=True, timeout=10)
         return out.stdout.decode().rstrip("\n")
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from harness import TODOS, wait_for
+from harness import TODOS, Redis, wait_for
 
 KEY = "todos:v1:/todos/1"
 
@@ -137,6 +137,23 @@ def test_redis_killed_hard_is_bypass(service, redis):
     redis.start()
     wait_for(lambda: get(service).headers["x-cache"] == "HIT", 8, "a HIT again",
              interval=0.1)
+
+
+@pytest.mark.parametrize("unix", [False, True], ids=["tcp", "unix-socket"])
+def test_redis_restart_costs_no_bypass(make_service, tmp_path, unix):
+    r = Redis(tmp_path, unix=unix).start()
+    try:
+        s = make_service(REDIS_URL=r.url, FCGI_PROCS=1)
+        assert get(s).headers["x-cache"] == "MISS"
+        assert get(s).headers["x-cache"] == "HIT"
+        r.stop()
+        r.start()
+        # The idle connection is dead; it is remade at once, not after a
+        # BYPASS and a back-off (the new Redis is empty: a MISS).
+        assert get(s).headers["x-cache"] == "MISS"
+        assert get(s).headers["x-cache"] == "HIT"
+    finally:
+        r.stop()
 
 
 def test_frozen_redis_costs_at_most_the_timeout_and_backs_off(make_service, redis):
