@@ -12,7 +12,7 @@ WARN	 = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wshadow -Wwrite-strings -Wpointer-arith -Werror
 CFLAGS	?= -O2 -g
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson
+LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -pthread
 PYTHON	 = /usr/bin/python3
 
 # Sanitizer build: make SAN=1 puts everything under build/san.  The flags

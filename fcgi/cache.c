@@ -27,6 +27,7 @@ struct cache {
 	redisReply		*hit;		/* backs the last cache_get */
 	long long		 retry_at;	/* mono ms; no connect before */
 	long			 backoff;	/* ms, next wait after a failure */
+	unsigned long		 generation;	/* connections made */
 	int			 down_logged;
 };
 
@@ -133,6 +134,7 @@ ensure(struct cache *c)
 		drop(c, "SELECT");
 		return -1;
 	}
+	c->generation++;
 	return 0;
 }
 
@@ -375,4 +377,29 @@ cache_del(struct cache *c, const char *key, size_t keylen,
 	}
 	freeReplyObject(r);
 	return e;
+}
+
+unsigned long
+cache_generation(const struct cache *c)
+{
+	return c->generation;
+}
+
+enum err
+cache_track(struct cache *c, long long id)
+{
+	char		 idbuf[24];
+	const char	*argv[] = { "CLIENT", "TRACKING", "on", "REDIRECT", idbuf };
+	size_t		 argvlen[] = { 6, 8, 2, 8, 0 };
+	redisReply	*r;
+	int		 n;
+
+	release_hit(c);
+	n = snprintf(idbuf, sizeof(idbuf), "%lld", id);
+	if (n < 0 || (size_t)n >= sizeof(idbuf))
+		return ERR_INTERNAL;
+	argvlen[4] = (size_t)n;
+	if ((r = command(c, 5, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	return status_ok(r, "CLIENT TRACKING");
 }

@@ -17,6 +17,19 @@
 
 struct cache;
 
+/*
+ * Counts the connections made so far: a new number means a new connection,
+ * which has forgotten any CLIENT TRACKING state of the old one.
+ */
+unsigned long	 cache_generation(const struct cache *c);
+
+/*
+ * CLIENT TRACKING on REDIRECT id on the current connection: from now on
+ * Redis sends invalidations for the keys this connection reads to the
+ * connection with that client id.
+ */
+enum err	 cache_track(struct cache *c, long long id);
+
 /* Copies target; connects on first use.  NULL only when out of memory. */
 struct cache	*cache_new(const struct redis_target *target,
 		    long timeout_ms);

@@ -320,7 +320,9 @@ config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 	    get_long(lookup, "CIRCUIT_FAILURES", 5, 1, 1000000,
 	    &cfg->circuit_failures, err, errsz) == -1 ||
 	    get_long(lookup, "CIRCUIT_COOLDOWN_MS", 5000, 1, 3600000,
-	    &cfg->circuit_cooldown_ms, err, errsz) == -1)
+	    &cfg->circuit_cooldown_ms, err, errsz) == -1 ||
+	    get_long(lookup, "LOCAL_CACHE_BYTES", 1L << 20, 0, 1L << 30,
+	    &cfg->local_cache_bytes, err, errsz) == -1)
 		return -1;
 	/* Unset, the window is min(30, STALE_TTL); set, it must fit. */
 	s = lookup("STALE_WHILE_REVALIDATE");

@@ -40,6 +40,7 @@ struct config {
 	long			 circuit_failures;
 	long			 circuit_cooldown_ms;
 	char			 purge_token[CONFIG_SECRET_MAX]; /* "": off */
+	long			 local_cache_bytes;	/* 0: off */
 	long			 upstream_timeout_ms;
 	long			 upstream_max_bytes;
 	char			 cache_prefix[CONFIG_PREFIX_MAX];

@@ -17,8 +17,10 @@
 
 #include "cache.h"
 #include "config.h"
+#include "local.h"
 #include "log.h"
 #include "serve.h"
+#include "track.h"
 #include "upstream.h"
 
 #define PROG		"todos-fcgi"
@@ -79,6 +81,8 @@ main(int argc, char *argv[])
 	struct serve	 s;
 	struct cache	*cache = NULL;
 	struct upstream	*upstream = NULL;
+	struct local	*local = NULL;
+	struct track	*track = NULL;
 	FCGX_Request	 req;
 	char		 why[256];
 	int		 check_only = 0, rc = EXIT_FAILURE;
@@ -114,7 +118,15 @@ main(int argc, char *argv[])
 		log_error("%s: cannot set up redis or libcurl", __func__);
 		goto done;
 	}
-	serve_init(&s, &cfg, cache, upstream);
+	/* The in-process cache is on only with its invalidation channel. */
+	if (cfg.local_cache_bytes > 0 &&
+	    ((local = local_new((size_t)cfg.local_cache_bytes)) == NULL ||
+	    (track = track_start(&cfg.redis, cfg.redis_timeout_ms,
+	    local)) == NULL))
+		log_warn("%s: in-process cache off: cannot set it up",
+		    __func__);
+	serve_init(&s, &cfg, cache, upstream, track != NULL ? local : NULL,
+	    track);
 	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_error("%s: FCGX_InitRequest failed", __func__);
 		goto done;
@@ -134,6 +146,8 @@ main(int argc, char *argv[])
 	log_info("%s: stopping", __func__);
 	rc = EXIT_SUCCESS;
 done:
+	track_stop(track);
+	local_free(local);
 	upstream_free(upstream);
 	cache_free(cache);
 	curl_global_cleanup();

@@ -24,12 +24,49 @@
 
 void
 serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
-    struct upstream *upstream)
+    struct upstream *upstream, struct local *local, struct track *track)
 {
 	memset(s, 0, sizeof(*s));
 	s->cfg = cfg;
 	s->cache = cache;
+	s->local = local;
+	s->track = track;
 	fill_init(&s->fill, cfg, cache, upstream);
+}
+
+/*
+ * Keeps the in-process cache coherent: whenever the invalidation channel
+ * or the cache connection is new, empty it and turn it back on only once
+ * the cache connection sends its invalidations to the channel.
+ */
+static void
+sync_local(struct serve *s)
+{
+	unsigned long	epoch, gen = cache_generation(s->cache);
+	long long	id;
+	enum err	err;
+
+	if (s->track == NULL)
+		return;
+	id = track_id(s->track, &epoch);
+	if (epoch == s->seen_epoch && gen == s->seen_gen)
+		return;
+	local_disable(s->local);
+	if (id == 0) {
+		s->seen_epoch = epoch;	/* channel down: wait for it */
+		s->seen_gen = gen;
+		return;
+	}
+	err = cache_track(s->cache, id);
+	if (err == ERR_CACHE_DOWN)
+		return;			/* again on the next request */
+	s->seen_epoch = epoch;
+	s->seen_gen = cache_generation(s->cache);
+	if (err == ERR_OK)
+		local_enable(s->local);
+	else
+		log_warn("%s: CLIENT TRACKING refused: in-process cache off "
+		    "(Redis 6 or later needed)", __func__);
 }
 
 /* Why a stale copy or a bypass was served, as a Cache-Status token. */
@@ -123,11 +160,28 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 	struct entry	 e;
 	const char	*val;
 	size_t		 vlen;
+	unsigned long	 mark, gen;
 	enum err	 got;
 	int		 have_stale = 0;
 
 	memset(&stale, 0, sizeof(stale));
 	memset(&cs, 0, sizeof(cs));
+	cs.hit = 1;
+
+	/* In-process copy: no Redis round trip, no allocation. */
+	sync_local(s);
+	if (local_get(s->local, k->entry, k->entry_len, clock_wall_ms(), &val,
+	    &vlen)) {
+		if (entry_decode(val, vlen, &e) == ERR_OK) {
+			answer(s, req, r, &e, "HIT", &cs);
+			local_done(s->local);
+			return;
+		}
+		local_done(s->local);
+	}
+	mark = local_mark(s->local);
+	gen = cache_generation(s->cache);
+
 	got = cache_get(s->cache, k->entry, k->entry_len, &val, &vlen);
 	if (got == ERR_OK && val != NULL) {
 		if (entry_decode(val, vlen, &e) != ERR_OK)
@@ -136,13 +190,16 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 		else switch (entry_freshness(&e, clock_wall_ms(),
 		    s->cfg->stale_while_revalidate)) {
 		case ENTRY_FRESH:
-			cs.hit = 1;
 			answer(s, req, r, &e, "HIT", &cs);
+			/* Only what a tracked connection read may be kept. */
+			if (gen == cache_generation(s->cache))
+				local_put(s->local, mark, k->entry,
+				    k->entry_len, val, vlen,
+				    e.stored_ms + e.ttl * 1000LL);
 			return;
 		case ENTRY_STALE_SWR:
 			if (e.status != 200)
 				break;
-			cs.hit = 1;
 			cs.detail = "stale-while-revalidate";
 			answer(s, req, r, &e, "STALE", &cs);
 			s->refresh = 1;
@@ -155,6 +212,7 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 			break;
 		}
 	}
+	cs.hit = 0;
 
 	fill_run(&s->fill, k, got == ERR_CACHE_DOWN ? FILL_NOSTORE : FILL_WAIT,
 	    &out);

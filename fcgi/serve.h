@@ -14,19 +14,27 @@
 #include "cache.h"
 #include "config.h"
 #include "fill.h"
+#include "local.h"
+#include "track.h"
 #include "upstream.h"
 
 /* What a responder process keeps between requests. */
 struct serve {
 	const struct config	*cfg;
 	struct cache		*cache;		/* not owned */
+	struct local		*local;		/* not owned; may be NULL */
+	struct track		*track;		/* not owned; may be NULL */
+	unsigned long		 seen_epoch;	/* of track, when last synced */
+	unsigned long		 seen_gen;	/* of cache, when last synced */
 	struct fill		 fill;
 	int			 refresh;	/* serve_after has work */
 	struct fill_keys	 refresh_keys;
 };
 
+/* local and track may be NULL: no in-process cache. */
 void	serve_init(struct serve *s, const struct config *cfg,
-	    struct cache *cache, struct upstream *upstream);
+	    struct cache *cache, struct upstream *upstream,
+	    struct local *local, struct track *track);
 
 /* Answers req on req->out.  Always writes a complete answer. */
 void	serve_request(struct serve *s, FCGX_Request *req);
