@@ -4,6 +4,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc make libc6-dev \
       libfcgi-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev \
+      libzopfli-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY Makefile ./
@@ -13,7 +14,7 @@ RUN make
 FROM debian:bookworm-slim
 RUN apt-get update \
  && apt-get install -y --no-install-recommends lighttpd ca-certificates \
-      libfcgi0ldbl libhiredis0.14 libcurl4 libjansson4 \
+      libfcgi0ldbl libhiredis0.14 libcurl4 libjansson4 libzopfli1 \
  && rm -rf /var/lib/apt/lists/* \
  && useradd --system --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app

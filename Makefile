@@ -4,7 +4,11 @@
 #   make run        install what is missing, build, serve on $PORT (5000)
 #   make demo       the same, against the local upstream (no internet needed)
 #   make test       install what is missing, build, run every suite twice:
-#                   plain, then under AddressSanitizer + UBSan
+#                   plain, then under AddressSanitizer + UBSan; then the
+#                   fuzzers (10 s each) and a short soak (load + faults,
+#                   then valgrind)
+#   make fuzz       each fuzzer for FUZZ_SECONDS (60)
+#   make soak       a minute of load with faults, then valgrind
 
 CC	?= cc
 O	?= build
@@ -12,7 +16,7 @@ WARN	 = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wshadow -Wwrite-strings -Wpointer-arith -Werror
 CFLAGS	?= -O2 -g
 CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -pthread
+LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -lzopfli -pthread
 PYTHON	 = /usr/bin/python3
 
 # Sanitizer build: make SAN=1 puts everything under build/san.  The flags
@@ -31,10 +35,11 @@ UNITS	 = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages, by the targets that need them.
 DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
-	     libcurl4-openssl-dev libjansson-dev
+	     libcurl4-openssl-dev libjansson-dev libzopfli-dev
 DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
-DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl
+DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
+	     clang libclang-rt-14-dev valgrind
 
 .PHONY: all run demo test unit integration sanitize deps-build deps-run \
 	deps-test clean
@@ -108,6 +113,11 @@ test: deps-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) sanitize
+	$(MAKE) fuzz-smoke
+	$(MAKE) soak-short
 
 clean:
 	rm -rf build
+
+include tests/fuzz/fuzz.mk
+include tests/soak/soak.mk

@@ -403,3 +403,29 @@ cache_track(struct cache *c, long long id)
 		return ERR_CACHE_DOWN;
 	return status_ok(r, "CLIENT TRACKING");
 }
+
+#define REPLACE_SCRIPT \
+	"if redis.call('get', KEYS[1]) == ARGV[1] then " \
+	"return redis.call('set', KEYS[1], ARGV[2], 'KEEPTTL') " \
+	"else return 0 end"
+
+enum err
+cache_replace(struct cache *c, const char *key, size_t keylen,
+    const char *old, size_t oldlen, const char *val, size_t len)
+{
+	const char	*argv[] = { "EVAL", REPLACE_SCRIPT, "1", key, old, val };
+	size_t		 argvlen[] = { 4, sizeof(REPLACE_SCRIPT) - 1, 1, keylen,
+			    oldlen, len };
+	redisReply	*r;
+	enum err	 e = ERR_OK;
+
+	release_hit(c);
+	if ((r = command(c, 6, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type == REDIS_REPLY_ERROR) {
+		log_warn("%s: redis EVAL: %.200s", __func__, r->str);
+		e = ERR_CACHE_REPLY;
+	}
+	freeReplyObject(r);
+	return e;
+}

@@ -65,6 +65,14 @@ enum err	 cache_lock(struct cache *c, const char *key, size_t keylen,
 enum err	 cache_unlock(struct cache *c, const char *key, size_t keylen,
 		    const char *token, size_t tokenlen);
 
+/*
+ * SET key val KEEPTTL, but only while key still holds old exactly (a
+ * compare-and-set: a newer entry written meanwhile is left alone).
+ */
+enum err	 cache_replace(struct cache *c, const char *key, size_t keylen,
+		    const char *old, size_t oldlen, const char *val,
+		    size_t len);
+
 /* DEL key; *removed is how many keys went (0 or 1). */
 enum err	 cache_del(struct cache *c, const char *key, size_t keylen,
 		    long long *removed);

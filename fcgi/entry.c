@@ -31,6 +31,7 @@ entry_encode(const struct entry *e, char **out, size_t *outlen)
 {
 	char	head[ENTRY_HEAD_MAX];
 	char	*buf;
+	size_t	gzlen;
 	int	n;
 
 	*out = NULL;
@@ -38,25 +39,35 @@ entry_encode(const struct entry *e, char **out, size_t *outlen)
 	if (e->stored_ms < 0 || e->stored_ms > STORED_MS_MAX || e->ttl < 0 ||
 	    e->status < 100 || e->status > 599)
 		return ERR_INTERNAL;
-	if (e->etag != NULL && (e->etag_len > ENTRY_ETAG_MAX ||
-	    !valid_etag(e->etag, e->etag_len)))
+	if ((e->etag != NULL && (e->etag_len > ENTRY_ETAG_MAX ||
+	    !valid_etag(e->etag, e->etag_len))) ||
+	    (e->gz != NULL && e->gz_len == 0))
 		return ERR_INTERNAL;
-	n = snprintf(head, sizeof(head), "t=%lld\nttl=%ld\ns=%d\n%s%.*s%s\n",
+	n = snprintf(head, sizeof(head), "t=%lld\nttl=%ld\ns=%d\n%s%.*s%s",
 	    e->stored_ms, e->ttl, e->status, e->etag ? "etag=" : "",
 	    e->etag ? (int)e->etag_len : 0, e->etag ? e->etag : "",
 	    e->etag ? "\n" : "");
+	if (n > 0 && (size_t)n < sizeof(head) && e->gz != NULL)
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "gz=%zu\n",
+		    e->gz_len);
+	if (n > 0 && (size_t)n < sizeof(head))
+		n += snprintf(head + n, sizeof(head) - (size_t)n, "\n");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return ERR_INTERNAL;
-	if (e->body_len > (size_t)-1 - (size_t)n - 1)
+	gzlen = e->gz != NULL ? e->gz_len : 0;
+	if (e->body_len > (size_t)-1 / 2 - (size_t)n - 1 ||
+	    gzlen > (size_t)-1 / 2)
 		return ERR_NOMEM;
-	if ((buf = malloc((size_t)n + e->body_len + 1)) == NULL)
+	if ((buf = malloc((size_t)n + e->body_len + gzlen + 1)) == NULL)
 		return ERR_NOMEM;
 	memcpy(buf, head, (size_t)n);
 	if (e->body_len > 0)
 		memcpy(buf + n, e->body, e->body_len);
-	buf[(size_t)n + e->body_len] = '\0';
+	if (gzlen > 0)
+		memcpy(buf + n + e->body_len, e->gz, gzlen);
+	buf[(size_t)n + e->body_len + gzlen] = '\0';
 	*out = buf;
-	*outlen = (size_t)n + e->body_len;
+	*outlen = (size_t)n + e->body_len + gzlen;
 	return ERR_OK;
 }
 
@@ -99,7 +110,8 @@ entry_decode(const char *buf, size_t len, struct entry *e)
 	const char	*p = buf, *end, *nl, *eq;
 	size_t		 headlen;
 	long long	 v;
-	int		 have_t = 0, have_ttl = 0;
+	size_t		 gzlen = 0;
+	int		 have_t = 0, have_ttl = 0, have_gz = 0;
 
 	memset(e, 0, sizeof(*e));
 	memset(&out, 0, sizeof(out));
@@ -133,6 +145,12 @@ entry_decode(const char *buf, size_t len, struct entry *e)
 			if (out.etag_len > ENTRY_ETAG_MAX ||
 			    !valid_etag(out.etag, out.etag_len))
 				return ERR_ENTRY_CORRUPT;
+		} else if (headlen == 2 && memcmp(p, "gz", 2) == 0) {
+			if (digits(eq + 1, (size_t)(nl - eq - 1),
+			    (long long)len, &v) == -1)
+				return ERR_ENTRY_CORRUPT;
+			gzlen = (size_t)v;
+			have_gz = 1;
 		} else if (headlen == 1 && p[0] == 's') {
 			if (digits(eq + 1, (size_t)(nl - eq - 1), 599,
 			    &v) == -1 || v < 100)
@@ -146,6 +164,14 @@ entry_decode(const char *buf, size_t len, struct entry *e)
 		return ERR_ENTRY_CORRUPT;
 	out.body = nl + 1;
 	out.body_len = len - (size_t)(out.body - buf);
+	if (have_gz) {
+		/* The gzip bytes end the value; they cannot be empty. */
+		if (gzlen == 0 || gzlen > out.body_len)
+			return ERR_ENTRY_CORRUPT;
+		out.body_len -= gzlen;
+		out.gz = out.body + out.body_len;
+		out.gz_len = gzlen;
+	}
 	*e = out;
 	return ERR_OK;
 }

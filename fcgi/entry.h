@@ -9,6 +9,8 @@
  *	s=200			HTTP status of the answer (200, or 404 cached
  *				negatively, with an empty body)
  *	etag="8c9f0e6d2a1b3c4d"	strong validator of the body (200 only)
+ *	gz=2311			the last 2311 bytes are the body gzipped
+ *				(only when that is smaller)
  *
  *	{"userId":1,"id":1,...}
  *
@@ -35,6 +37,8 @@ struct entry {
 	size_t		 etag_len;	/* not NUL-terminated when decoded */
 	const char	*body;		/* not NUL-terminated */
 	size_t		 body_len;
+	const char	*gz;		/* body gzipped; NULL: none */
+	size_t		 gz_len;
 };
 
 /* Where an entry stands at a given time (see entry_freshness). */

@@ -16,6 +16,7 @@
 #include "clock.h"
 #include "etag.h"
 #include "fill.h"
+#include "gzip.h"
 #include "log.h"
 
 /* How long a failed fetch's marker stays for its waiters. */
@@ -93,8 +94,10 @@ own(const struct entry *e, struct fill_out *out, size_t *len)
 
 	free(out->mem);
 	out->mem = NULL;
+	out->mem_len = 0;
 	if ((err = entry_encode(e, &out->mem, len)) != ERR_OK)
 		return err;
+	out->mem_len = *len;
 	return entry_decode(out->mem, *len, &out->e);
 }
 
@@ -104,6 +107,27 @@ fill_keep(const struct entry *e, struct fill_out *out)
 	size_t	len;
 
 	return own(e, out, &len);
+}
+
+void
+fill_compress(struct fill *f, const struct fill_keys *k, const char *stored,
+    size_t len)
+{
+	struct entry	 e;
+	char		*gz = NULL, *enc = NULL;
+	size_t		 gzlen, enclen;
+
+	if (entry_decode(stored, len, &e) != ERR_OK || e.status != 200 ||
+	    e.gz != NULL || gzip_compress(e.body, e.body_len, &gz,
+	    &gzlen) != ERR_OK || gz == NULL)
+		return;
+	e.gz = gz;
+	e.gz_len = gzlen;
+	if (entry_encode(&e, &enc, &enclen) == ERR_OK)
+		(void)cache_replace(f->cache, k->entry, k->entry_len, stored,
+		    len, enc, enclen);
+	free(enc);
+	free(gz);
 }
 
 /*

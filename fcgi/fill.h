@@ -57,7 +57,8 @@ struct fill_out {
 	enum err	 err;		/* ERR_OK: e is a 200; ERR_NOT_FOUND:
 					   e is a 404; else the failure */
 	struct entry	 e;
-	char		*mem;		/* backs e */
+	char		*mem;		/* backs e: the entry as encoded */
+	size_t		 mem_len;
 	int		 collapsed;	/* e came from another's fetch */
 	int		 stored;	/* e was written to Redis */
 	enum err	 bypassed;	/* not ERR_OK: Redis failed (down or
@@ -79,5 +80,13 @@ void	fill_out_free(struct fill_out *out);
 
 /* Copies an entry into out (for a waiter, or to keep a stale copy). */
 enum err fill_keep(const struct entry *e, struct fill_out *out);
+
+/*
+ * Adds the gzip form to the entry stored[len] that this process just
+ * wrote for k, if it is worth it and Redis still holds that very entry.
+ * Slow (zopfli): run it after the answer is sent.
+ */
+void	fill_compress(struct fill *f, const struct fill_keys *k,
+	    const char *stored, size_t len);
 
 #endif /* FILL_H */

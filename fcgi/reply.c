@@ -83,6 +83,10 @@ reply_head(char *buf, size_t size, const struct reply *r,
 	    add(buf, size, &off, "ETag: %.*s\r\n", (int)r->etag_len,
 	    r->etag) == -1))
 		return -1;
+	if (r->gzip && add(buf, size, &off, "Content-Encoding: gzip\r\n") == -1)
+		return -1;
+	if (r->vary && add(buf, size, &off, "Vary: Accept-Encoding\r\n") == -1)
+		return -1;
 	if (r->allow != NULL &&
 	    add(buf, size, &off, "Allow: %s\r\n", r->allow) == -1)
 		return -1;

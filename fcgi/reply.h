@@ -33,6 +33,8 @@ struct reply {
 	long		 sie;		/* stale-if-error; <= 0: none */
 	const char	*etag;		/* with quotes; NULL: none */
 	size_t		 etag_len;
+	int		 vary;		/* Vary: Accept-Encoding */
+	int		 gzip;		/* Content-Encoding: gzip */
 	const char	*allow;		/* Allow (405); NULL: none */
 	long		 retry_after;	/* seconds; <= 0: none */
 	int		 auth;		/* WWW-Authenticate: Bearer (401) */

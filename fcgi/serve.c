@@ -17,6 +17,7 @@
 #include "clock.h"
 #include "entry.h"
 #include "etag.h"
+#include "gzip.h"
 #include "log.h"
 #include "reply.h"
 #include "route.h"
@@ -100,7 +101,9 @@ answer(struct serve *s, FCGX_Request *req, const struct route *r,
 	struct reply		 rep;
 	char			 csbuf[REPLY_CSTATUS_MAX];
 	long long		 now = clock_wall_ms();
-	const char		*inm;
+	const char		*inm, *body;
+	char			 gztag[ENTRY_ETAG_MAX + 4];
+	size_t			 len;
 
 	memset(&rep, 0, sizeof(rep));
 	rep.has_age = 1;
@@ -124,12 +127,29 @@ answer(struct serve *s, FCGX_Request *req, const struct route *r,
 	}
 	rep.swr = cfg->stale_while_revalidate;
 	rep.sie = cfg->stale_ttl;
+	rep.vary = 1;
 	rep.etag = e->etag;
 	rep.etag_len = e->etag_len;
+	body = e->body;
+	len = e->body_len;
+	/*
+	 * The gzip representation has its own strong tag: the body's with
+	 * "-gz" before the closing quote.
+	 */
+	if (e->gz != NULL && e->etag != NULL && e->etag_len + 3 <= sizeof(gztag) &&
+	    gzip_accepted(FCGX_GetParam("HTTP_ACCEPT_ENCODING", req->envp))) {
+		memcpy(gztag, e->etag, e->etag_len - 1);
+		memcpy(gztag + e->etag_len - 1, "-gz\"", 4);
+		rep.etag = gztag;
+		rep.etag_len = e->etag_len + 3;
+		rep.gzip = 1;
+		body = e->gz;
+		len = e->gz_len;
+	}
 	inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", req->envp);
-	rep.status = e->etag != NULL &&
-	    etag_none_match(inm, e->etag, e->etag_len) ? 304 : 200;
-	(void)reply_send(req->out, &rep, e->body, e->body_len, r->head);
+	rep.status = rep.etag != NULL &&
+	    etag_none_match(inm, rep.etag, rep.etag_len) ? 304 : 200;
+	(void)reply_send(req->out, &rep, body, len, r->head);
 }
 
 /* The answer when the fill failed and no stale copy can stand in. */
@@ -149,6 +169,20 @@ fail(FCGX_Request *req, const struct route *r, const struct fill_out *out)
 		rep.cache_status = csbuf;
 	rep.retry_after = out->retry_after;
 	(void)reply_error(req->out, out->err, &rep, r->head);
+}
+
+/* Hands what this request stored to serve_after, for its gzip form. */
+static void
+later_compress(struct serve *s, const struct fill_keys *k,
+    struct fill_out *out)
+{
+	if (out->e.status != 200 || out->e.gz != NULL ||
+	    out->e.body_len < GZIP_MIN_BYTES || s->compress != NULL)
+		return;
+	s->compress = out->mem;		/* taken: out no longer owns it */
+	s->compress_len = out->mem_len;
+	s->compress_keys = *k;
+	out->mem = NULL;
 }
 
 static void
@@ -228,6 +262,8 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 		answer(s, req, r, &out.e, out.bypassed != ERR_OK ||
 		    got != ERR_OK ? "BYPASS" : out.collapsed ? "HIT" : "MISS",
 		    &cs);
+		if (out.stored)
+			later_compress(s, k, &out);
 	} else if (have_stale) {
 		cs.fwd = "stale";
 		cs.fwd_status = out.fwd_status;
@@ -305,14 +341,22 @@ serve_after(struct serve *s)
 {
 	struct fill_out	out;
 
-	if (!s->refresh)
-		return;
-	s->refresh = 0;
-	/* If another request is already refreshing, leave it to that one. */
-	fill_run(&s->fill, &s->refresh_keys, FILL_TRY, &out);
-	if (out.err != ERR_OK && out.err != ERR_NOT_FOUND &&
-	    out.err != ERR_CACHE_LOCKED)
-		log_warn("%s: refreshing %s: %s", __func__,
-		    s->refresh_keys.path, err_str(out.err));
-	fill_out_free(&out);
+	if (s->refresh) {
+		s->refresh = 0;
+		/* If another request is refreshing it, leave it to that one. */
+		fill_run(&s->fill, &s->refresh_keys, FILL_TRY, &out);
+		if (out.err != ERR_OK && out.err != ERR_NOT_FOUND &&
+		    out.err != ERR_CACHE_LOCKED && out.err != ERR_CIRCUIT_OPEN)
+			log_warn("%s: refreshing %s: %s", __func__,
+			    s->refresh_keys.path, err_str(out.err));
+		if (out.stored)
+			later_compress(s, &s->refresh_keys, &out);
+		fill_out_free(&out);
+	}
+	if (s->compress != NULL) {
+		fill_compress(&s->fill, &s->compress_keys, s->compress,
+		    s->compress_len);
+		free(s->compress);
+		s->compress = NULL;
+	}
 }

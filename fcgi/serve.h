@@ -27,8 +27,11 @@ struct serve {
 	unsigned long		 seen_epoch;	/* of track, when last synced */
 	unsigned long		 seen_gen;	/* of cache, when last synced */
 	struct fill		 fill;
-	int			 refresh;	/* serve_after has work */
+	int			 refresh;	/* serve_after: refresh this */
 	struct fill_keys	 refresh_keys;
+	char			*compress;	/* serve_after: gzip this entry */
+	size_t			 compress_len;
+	struct fill_keys	 compress_keys;
 };
 
 /* local and track may be NULL: no in-process cache. */
@@ -41,7 +44,8 @@ void	serve_request(struct serve *s, FCGX_Request *req);
 
 /*
  * Work that must not delay the answer, run after FCGX_Finish_r: the
- * refresh of an entry served stale-while-revalidate.
+ * refresh of an entry served stale-while-revalidate, and the gzip form of
+ * an entry just filled.
  */
 void	serve_after(struct serve *s);
 

@@ -143,10 +143,13 @@ class Redis:
             return False
 
     def cli(self, *args):
+        return self.cli_bytes(*args).decode(errors="surrogateescape")
+
+    def cli_bytes(self, *args):
         where = ["-s", self.socket] if self.socket else ["-h", "127.0.0.1", "-p", str(self.port)]
         out = subprocess.run(["redis-cli", *where, *args],
                              capture_output=True, check=True, timeout=10)
-        return out.stdout.decode().rstrip("\n")
+        return out.stdout.rstrip(b"\n")
 
     def info(self, field):
         for line in self.cli("INFO", "all").splitlines():

@@ -225,6 +225,9 @@ class State:
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive
+    # Headers and body go out in two writes: without TCP_NODELAY, Nagle
+    # holds the body back ~40 ms for the client's delayed ACK.
+    disable_nagle_algorithm = True
     server_version = "fake-jsonplaceholder"
 
     def setup(self):

@@ -1,0 +1,841 @@
+#!/usr/bin/env python3
+"""Soak test: sustained load on the service while Redis restarts and the
+upstream fails and slows down; every answer checked, responder memory and
+PIDs watched, optionally every responder under valgrind memcheck.
+
+    /usr/bin/python3 tests/soak/soak.py [--seconds 60] [--connections 64]
+    /usr/bin/python3 tests/soak/soak.py --valgrind [--seconds 20] [--connections 8]
+
+It starts its own redis-server, fake upstream and service (lighttpd/run,
+through tests/integration/harness.py) on free loopback ports in a temporary
+directory, and stops all of them by PID when it ends, whatever the reason.
+Exit status 0: no failure; 1: at least one failure (listed); 2: the soak could
+not be set up.  See tests/soak/README.md.
+"""
+
+import argparse
+import bisect
+import collections
+import http.client
+import json
+import os
+import random
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+
+import harness  # noqa: E402
+from harness import Redis, Service, Upstream, pid_alive, wait_for  # noqa: E402
+
+TODOS = harness.TODOS
+KNOWN = len(TODOS)                      # ids 1..200 exist
+MISS_IDS = (KNOWN + 1, 2 * KNOWN)       # 201..400 answer 404
+ALLOWED_5XX = (502, 503, 504)
+X_CACHE = ("HIT", "MISS", "STALE", "BYPASS")
+# X-Cache values that mean the entry is in Redis once the answer is out.
+STORED = ("HIT", "MISS", "STALE")
+# After Redis is back, a responder may still be in its reconnect back-off
+# (at most 2 s) and unable to reach the stale copy.
+RESTART_GRACE = 2.5
+RSS_LIMIT_KB = 1024
+
+SERVICE_ENV = {
+    "FCGI_PROCS": 2, "CACHE_TTL": 5, "STALE_TTL": 600,
+    "STALE_WHILE_REVALIDATE": 2, "PURGE_TOKEN": None,
+    "CIRCUIT_FAILURES": 5, "CIRCUIT_COOLDOWN_MS": 1000,
+    "UPSTREAM_TIMEOUT_MS": 1000, "LOG_LEVEL": "warn",
+}
+UPSTREAM_LATENCY = (20, 80)             # ms, every normal upstream answer
+SLOW_DELAY_MS = 700                     # + latency, still under the 1000 ms timeout
+
+
+class Stop(Exception):
+    """SIGTERM: unwind through the finally blocks like Ctrl-C does."""
+
+
+def on_sigterm(signum, frame):
+    raise Stop(f"signal {signum}")
+
+
+def log(msg):
+    print(f"soak: {msg}", flush=True)
+
+
+def vmrss_kb(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (FileNotFoundError, ProcessLookupError):
+        pass
+    return None
+
+
+def percentile(sorted_values, p):
+    if not sorted_values:
+        return float("nan")
+    i = min(len(sorted_values) - 1, max(0, int(round(p / 100 * len(sorted_values) + 0.5)) - 1))
+    return sorted_values[i]
+
+
+# ---------------------------------------------------------------- processes
+
+class SoakRedis(Redis):
+    """harness.Redis, restartable cold (data lost) or warm (SHUTDOWN SAVE,
+    reloaded from dump.rdb on start)."""
+
+    def restart_stop(self, keep_data):
+        dump = os.path.join(self.dir, "dump.rdb")
+        if keep_data:
+            try:
+                subprocess.run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port),
+                                "SHUTDOWN", "SAVE"], capture_output=True, timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                pass
+        self.stop()
+        if not keep_data and os.path.exists(dump):
+            os.unlink(dump)
+
+    def dbsize(self):
+        try:
+            return int(self.cli("DBSIZE"))
+        except (subprocess.SubprocessError, ValueError):
+            return None
+
+
+class SoakService(Service):
+    """harness.Service with a configurable start-up wait and a stop that
+    waits for the responders themselves to exit (valgrind writes its
+    report only then)."""
+
+    def start_and_wait(self, timeout):
+        self.start(wait=False)
+        wait_for(self.listening, timeout, f"the service on port {self.port}", interval=0.1)
+
+        def answers():
+            try:
+                return self.get("/get_todos/1", timeout=timeout).status == 200
+            except OSError:
+                return False
+        wait_for(answers, timeout, "a first 200 from /get_todos/1", interval=0.2)
+        return self
+
+    def stop_all(self, responders, timeout):
+        """SIGTERM to lighttpd/run (it stops lighttpd, which stops the
+        responders); returns the responder PIDs that had to be killed."""
+        if self.proc is not None:
+            if self.proc.poll() is None:
+                self.proc.send_signal(signal.SIGTERM)
+                try:
+                    self.proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    log(f"lighttpd/run did not stop in {timeout}s; killing its process group")
+                    try:
+                        os.killpg(self.proc.pid, signal.SIGKILL)
+                    except ProcessLookupError:
+                        pass
+                    self.proc.wait()
+            self.proc = None
+            self.logf.close()
+        killed = []
+        deadline = time.monotonic() + timeout
+        for pid in responders:
+            while pid_alive(pid) and time.monotonic() < deadline:
+                time.sleep(0.1)
+            if pid_alive(pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                    killed.append(pid)
+                except ProcessLookupError:
+                    pass
+        return killed
+
+
+# ---------------------------------------------------------------- load
+
+class Result:
+    __slots__ = ("t0", "t1", "key", "path", "status", "xcache", "cstatus",
+                 "problem", "body", "retried")
+
+    def __init__(self, t0, t1, key, path, status, xcache, cstatus, problem, body, retried):
+        self.t0, self.t1, self.key, self.path = t0, t1, key, path
+        self.status, self.xcache, self.cstatus = status, xcache, cstatus
+        self.problem, self.body, self.retried = problem, body, retried
+
+
+class Client:
+    """One keep-alive connection; a request that fails on a reused
+    connection before any answer (lighttpd closed it while idle) is sent
+    once more on a new one, as HTTP clients do for idempotent requests."""
+
+    def __init__(self, port, timeout):
+        self.port, self.timeout = port, timeout
+        self.conn, self.used = None, 0
+
+    def close(self):
+        if self.conn is not None:
+            self.conn.close()
+        self.conn, self.used = None, 0
+
+    def get(self, path):
+        retried = False
+        while True:
+            if self.conn is None:
+                self.conn = http.client.HTTPConnection("127.0.0.1", self.port,
+                                                       timeout=self.timeout)
+            reused = self.used > 0
+            try:
+                self.conn.request("GET", path)
+                r = self.conn.getresponse()
+                body = r.read()
+            except (http.client.RemoteDisconnected, ConnectionResetError,
+                    BrokenPipeError) as e:
+                self.close()
+                if reused and not retried:
+                    retried = True
+                    continue
+                raise e
+            except BaseException:
+                self.close()
+                raise
+            self.used += 1
+            if r.will_close:
+                self.close()
+            return r.status, r.getheader("Content-Type"), r.getheader("X-Cache"), \
+                r.getheader("Cache-Status"), body, retried
+
+
+def check_body(key, status, ctype, xcache, body):
+    """What is wrong with one answer, judged alone (None: nothing); the
+    5xx rule needs the whole run and is applied afterwards."""
+    try:
+        doc = json.loads(body)
+    except ValueError:
+        return "body is not JSON"
+    if ctype is None or not ctype.startswith("application/json"):
+        return f"Content-Type {ctype!r}"
+    missing = key != "list" and key > KNOWN
+    if status == 200:
+        if missing:
+            return "200 for an id the upstream does not have"
+        if xcache not in X_CACHE:
+            return f"X-Cache {xcache!r}"
+        if doc != (TODOS if key == "list" else TODOS[key - 1]):
+            return "200 with a body that is not the upstream's todo"
+        return None
+    if not isinstance(doc, dict) or doc.get("status") != status:
+        return "error body is not {\"error\": ..., \"status\": <the status>}"
+    if status == 404:
+        return None if missing else "404 for an id the upstream has"
+    if status in ALLOWED_5XX:
+        return None
+    return f"status {status}"
+
+
+def load_worker(port, timeout, seed, stop, start_mono, out):
+    rng = random.Random(seed)
+    client = Client(port, timeout)
+    results = []
+    try:
+        while not stop.is_set():
+            u = rng.random()
+            if u < 0.02:
+                key, path = "list", "/get_todos"
+            elif u < 0.07:
+                key = rng.randint(*MISS_IDS)
+                path = f"/get_todos/{key}"
+            else:
+                key = rng.randint(1, KNOWN)
+                path = f"/get_todos/{key}"
+            t0 = time.monotonic()
+            try:
+                status, ctype, xcache, cstatus, body, retried = client.get(path)
+            except Exception as e:  # connection error or timeout
+                t1 = time.monotonic()
+                results.append(Result(t0 - start_mono, t1 - start_mono, key, path, None,
+                                      None, None, f"connection error: {e!r}", b"", False))
+                continue
+            t1 = time.monotonic()
+            problem = check_body(key, status, ctype, xcache, body)
+            keep = body[:400] if (problem or status != 200) else b""
+            results.append(Result(t0 - start_mono, t1 - start_mono, key, path, status,
+                                  xcache, cstatus, problem, keep, retried))
+    finally:
+        client.close()
+        out.extend(results)
+
+
+class Monitor(threading.Thread):
+    """Samples the responders every 0.25 s: PID set changes, RSS peaks."""
+
+    def __init__(self, service, start_mono):
+        super().__init__(daemon=True)
+        self.service, self.start_mono = service, start_mono
+        self.stop_event = threading.Event()
+        self.changes = []           # (t, old pids, new pids)
+        self.peak = {}
+        self.pids = None
+
+    def run(self):
+        while not self.stop_event.wait(0.25):
+            try:
+                pids = self.service.responder_pids()
+            except (FileNotFoundError, ValueError):
+                continue
+            if self.pids is not None and pids != self.pids:
+                self.changes.append((time.monotonic() - self.start_mono, self.pids, pids))
+            self.pids = pids
+            for pid in pids:
+                kb = vmrss_kb(pid)
+                if kb is not None and kb > self.peak.get(pid, 0):
+                    self.peak[pid] = kb
+
+
+# ---------------------------------------------------------------- schedule
+
+def schedule():
+    """(fraction of the run, action); the fault windows are 1/6 each."""
+    sixth = 1 / 6
+    return [
+        (0.10, "rss-baseline"),
+        (0.15, "redis-restart-cold"),
+        (0.25, "upstream-500-on"),
+        (0.25 + sixth, "upstream-500-off"),
+        (0.50, "redis-restart-warm"),
+        (0.75 - sixth, "upstream-slow-on"),
+        (0.75, "upstream-slow-off"),
+    ]
+
+
+class Phases:
+    def __init__(self):
+        self.windows = []           # (name, t0, t1)
+        self.restarts = []          # (t_stop, t_started, cold)
+        self.open = {}
+
+    def begin(self, name, t):
+        self.open[name] = t
+
+    def end(self, name, t):
+        self.windows.append((name, self.open.pop(name), t))
+
+    def close_all(self, t):
+        for name in list(self.open):
+            self.end(name, t)
+
+    @staticmethod
+    def rank(name):
+        return 0 if name.startswith("redis-down") else 2 if name == "warmup" else 1
+
+    def at(self, t):
+        """The phase a request that started at t is counted in: Redis
+        down, else an upstream fault, else the warm-up, else steady."""
+        hits = [name for name, a, b in self.windows if a <= t < b]
+        return min(hits, key=self.rank) if hits else "steady"
+
+    def overlapping(self, t0, t1):
+        return [name for name, a, b in self.windows if a <= t1 and t0 < b] or ["steady"]
+
+    def in_restart(self, t0, t1, grace):
+        return any(a <= t1 and t0 < b + grace for a, b, _ in self.restarts)
+
+
+# ---------------------------------------------------------------- analysis
+
+def analyse(results, phases):
+    """Applies the stale rule; returns (failures, counters)."""
+    # When each key was last known to be in Redis: answers with a stored
+    # X-Cache that did not overlap a restart.
+    stored = collections.defaultdict(list)
+    for r in results:
+        if r.status == 200 and r.problem is None and r.xcache in STORED and \
+                not phases.in_restart(r.t0, r.t1, 0):
+            stored[r.key].append((r.t1, r))
+    for v in stored.values():
+        v.sort(key=lambda tr: tr[0])
+    stored_t = {k: [t for t, _ in v] for k, v in stored.items()}
+    cold_stops = sorted(a for a, _, cold in phases.restarts if cold)
+
+    def covered(key, t0, t1):
+        """The time of a stored answer for key before t0 that no cold
+        restart has wiped before t1, or None."""
+        times = stored_t.get(key)
+        if not times:
+            return None
+        i = bisect.bisect_left(times, t0)
+        if i == 0:
+            return None
+        last, evidence = stored[key][i - 1]
+        j = bisect.bisect_right(cold_stops, t1)
+        if j > 0 and cold_stops[j - 1] > last:
+            return None
+        return evidence
+
+    failures = []
+    counts = collections.Counter()
+    for r in results:
+        if r.problem is not None:
+            failures.append((r, r.problem))
+            continue
+        if r.status in ALLOWED_5XX:
+            c = covered(r.key, r.t0, r.t1)
+            counts[("5xx", r.status, why_5xx(r))] += 1
+            if c is None:
+                counts["5xx-no-stale-copy"] += 1
+            elif r.status in (503, 504) and phases.in_restart(r.t0, r.t1, RESTART_GRACE):
+                counts["5xx-redis-restart"] += 1
+            else:
+                failures.append((r, f"{r.status} although a stale copy exists "
+                                    f"(the answer that shows it: t={c.t0:.3f}s..{c.t1:.3f}s "
+                                    f"200 X-Cache {c.xcache}, Cache-Status {c.cstatus!r})"))
+    return failures, counts
+
+
+def why_5xx(r):
+    """The error text of a 5xx body and the Cache-Status detail, if any."""
+    try:
+        err = json.loads(r.body).get("error", "?")
+    except (ValueError, AttributeError):
+        err = "?"
+    m = re.search(r"detail=([^;,\s]+)", r.cstatus or "")
+    return f"{err!r}" + (f", detail={m.group(1)}" if m else "")
+
+
+def fmt_ms(s):
+    return f"{s * 1000:.1f}"
+
+
+def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0, pids1,
+           upstream_total, retries):
+    n = len(results)
+    print()
+    print(f"== soak summary ({'valgrind, ' if args.valgrind else ''}{args.seconds:g}s, "
+          f"{args.connections} connections, seed {args.seed})")
+    lat = sorted(r.t1 - r.t0 for r in results)
+    statuses = collections.Counter(r.status for r in results)
+    xc = collections.Counter(r.xcache for r in results if r.status == 200)
+    print(f"requests {n}   {n / elapsed:.0f} req/s   p50 {fmt_ms(percentile(lat, 50))} ms   "
+          f"p99 {fmt_ms(percentile(lat, 99))} ms   max {fmt_ms(lat[-1] if lat else 0)} ms")
+    print("statuses  " + "  ".join(f"{'conn-error' if k is None else k}: {v}"
+                                   for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))))
+    print("X-Cache   " + "  ".join(f"{k}: {xc.get(k, 0)}" for k in X_CACHE))
+    print(f"5xx allowed: no stale copy could exist {counts['5xx-no-stale-copy']}, "
+          f"503/504 during a Redis restart {counts['5xx-redis-restart']};   "
+          f"keep-alive resends {retries};   upstream requests {upstream_total}")
+    for key in sorted(k for k in counts if isinstance(k, tuple)):
+        print(f"  {key[1]} {key[2]}: {counts[key]}")
+    print()
+    print(f"{'phase':<22}{'from':>7}{'to':>7}{'reqs':>8}{'200':>7}{'404':>6}{'5xx':>6}"
+          f"{'fail':>6}{'HIT':>7}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p50 ms':>9}{'p99 ms':>9}")
+    by_phase = collections.defaultdict(list)
+    for r in results:
+        by_phase[phases.at(r.t0)].append(r)
+    failed = collections.Counter(phases.at(r.t0) for r, _ in failures)
+    spans = {}
+    for name, a, b in phases.windows:
+        spans.setdefault(name, (a, b))
+    order = sorted(by_phase, key=lambda p: spans.get(p, (1e9,))[0])
+    for p in order:
+        rs = by_phase[p]
+        st = collections.Counter(r.status for r in rs)
+        x = collections.Counter(r.xcache for r in rs if r.status == 200)
+        pl = sorted(r.t1 - r.t0 for r in rs)
+        a, b = spans.get(p, (None, None))
+        print(f"{p:<22}{'' if a is None else f'{a:.1f}':>7}{'' if b is None else f'{b:.1f}':>7}"
+              f"{len(rs):>8}{st.get(200, 0):>7}{st.get(404, 0):>6}"
+              f"{sum(v for k, v in st.items() if k and k >= 500):>6}{failed.get(p, 0):>6}"
+              f"{x.get('HIT', 0):>7}{x.get('MISS', 0):>6}{x.get('STALE', 0):>6}"
+              f"{x.get('BYPASS', 0):>6}{fmt_ms(percentile(pl, 50)):>9}{fmt_ms(percentile(pl, 99)):>9}")
+    print()
+    print(f"{'responder PID':<15}{'RSS start kB':>14}{'RSS end kB':>12}{'growth kB':>11}{'peak kB':>10}")
+    for pid in sorted(set(pids0) | set(pids1)):
+        a, b = rss.get(("start", pid)), rss.get(("end", pid))
+        g = "" if a is None or b is None else f"{b - a:+d}"
+        print(f"{pid:<15}{'' if a is None else a:>14}{'' if b is None else b:>12}{g:>11}"
+              f"{monitor.peak.get(pid, ''):>10}")
+    if monitor.changes:
+        for t, old, new in monitor.changes:
+            print(f"responder PIDs changed at t={t:.2f}s ({phases.at(t)}): {old} -> {new}")
+
+
+def timeline(results, phases, path):
+    """Per second of the run (by answer time): answers by status and
+    X-Cache, p99 latency, phases; written to path, returned as text."""
+    buckets = collections.defaultdict(list)
+    for r in results:
+        buckets[int(r.t1)].append(r)
+    lines = [f"{'s':>4}{'answers':>9}{'200':>6}{'404':>6}{'502':>6}{'503':>6}{'504':>6}{'other':>6}"
+             f"{'HIT':>6}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p99 ms':>9}  phases"]
+    for sec in range(0, max(buckets) + 1 if buckets else 0):
+        rs = buckets.get(sec, [])
+        st = collections.Counter(r.status for r in rs)
+        x = collections.Counter(r.xcache for r in rs if r.status == 200)
+        pl = sorted(r.t1 - r.t0 for r in rs)
+        other = len(rs) - sum(st.get(k, 0) for k in (200, 404, 502, 503, 504))
+        lines.append(f"{sec:>4}{len(rs):>9}{st.get(200, 0):>6}{st.get(404, 0):>6}{st.get(502, 0):>6}"
+                     f"{st.get(503, 0):>6}{st.get(504, 0):>6}{other:>6}{x.get('HIT', 0):>6}"
+                     f"{x.get('MISS', 0):>6}{x.get('STALE', 0):>6}{x.get('BYPASS', 0):>6}"
+                     f"{fmt_ms(percentile(pl, 99)) if pl else '':>9}  "
+                     + ",".join(p for p in phases.overlapping(sec, sec + 1) if p != "steady"))
+    text = "\n".join(lines) + "\n"
+    with open(path, "w") as f:
+        f.write(text)
+    return text
+
+
+def log_kinds(text, top=8):
+    """The service log's lines grouped with numbers and paths blanked."""
+    kinds = collections.Counter()
+    for line in text.splitlines():
+        line = re.sub(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d: ", "", line)
+        line = re.sub(r"\[\d+\]", "[PID]", line)
+        kinds[re.sub(r"\d+", "N", line)[:140]] += 1
+    return kinds.most_common(top)
+
+
+def describe(r, why, phases):
+    return (f"t={r.t0:.3f}s..{r.t1:.3f}s  phase {phases.at(r.t0)} "
+            f"(overlaps {', '.join(phases.overlapping(r.t0, r.t1))})  GET {r.path} -> "
+            f"{'no answer' if r.status is None else r.status}  X-Cache {r.xcache}  "
+            f"Cache-Status {r.cstatus!r}  {(r.t1 - r.t0) * 1000:.0f} ms\n"
+            f"    why: {why}\n"
+            + (f"    body: {r.body[:300]!r}\n" if r.status is not None else ""))
+
+
+# ---------------------------------------------------------------- valgrind
+
+VG_ERRORS = re.compile(r"ERROR SUMMARY: ([\d,]+) errors")
+VG_DEFINITE = re.compile(r"definitely lost: ([\d,]+) bytes")
+VG_SIGNAL = re.compile(r"Process terminating with default action of signal (\d+)")
+
+
+def valgrind_wrapper(tmp, responder):
+    path = os.path.join(tmp, "responder-vg")
+    with open(path, "w") as f:
+        f.write("#!/bin/sh\n"
+                "exec valgrind --tool=memcheck --leak-check=full "
+                "--errors-for-leak-kinds=definite --error-exitcode=99 "
+                "--num-callers=30 "
+                f"--log-file={tmp}/vg.%p.log {responder} \"$@\"\n")
+    os.chmod(path, 0o755)
+    return path
+
+
+def check_valgrind(tmp, responders):
+    """Problems found in the valgrind logs (one log per process)."""
+    problems = []
+    logs = sorted(f for f in os.listdir(tmp) if re.fullmatch(r"vg\.\d+\.log", f))
+    seen = set()
+    for name in logs:
+        pid = int(name.split(".")[1])
+        seen.add(pid)
+        with open(os.path.join(tmp, name), errors="replace") as f:
+            text = f.read()
+        errors = [int(m.replace(",", "")) for m in VG_ERRORS.findall(text)]
+        lost = [int(m.replace(",", "")) for m in VG_DEFINITE.findall(text)]
+        sig = VG_SIGNAL.findall(text)
+        role = "responder" if pid in responders else "check-config"
+        log(f"valgrind {name} ({role}): errors {errors[-1] if errors else '?'}, "
+            f"definitely lost {lost[-1] if lost else 0} bytes"
+            + (f", killed by signal {sig[-1]}" if sig else ""))
+        if not errors:
+            problems.append(f"{name} ({role}): no ERROR SUMMARY (the process did not exit "
+                            f"normally)")
+        elif errors[-1] > 0:
+            problems.append(f"{name} ({role}): ERROR SUMMARY: {errors[-1]} errors")
+        if any(n > 0 for n in lost):
+            problems.append(f"{name} ({role}): definitely lost {max(lost)} bytes")
+        if sig:
+            problems.append(f"{name} ({role}): terminated by signal {sig[-1]}")
+        if (errors and errors[-1] > 0) or any(n > 0 for n in lost) or sig:
+            print(text[-8000:])
+    for pid in responders:
+        if pid not in seen:
+            problems.append(f"no valgrind log for responder {pid}")
+    return problems
+
+
+# ---------------------------------------------------------------- main
+
+def parse_args(argv):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--seconds", type=float, help="load duration (default 60; 20 with --valgrind)")
+    p.add_argument("--connections", type=int, help="client threads (default 64; 8 with --valgrind)")
+    p.add_argument("--valgrind", action="store_true", help="responders under valgrind memcheck")
+    p.add_argument("--responder", default=os.environ.get("RESPONDER",
+                   os.path.join(TOP, "build", "todos-fcgi")), help="the todos-fcgi binary")
+    p.add_argument("--request-timeout", type=float, default=30.0,
+                   help="client timeout per request, s (default 30)")
+    p.add_argument("--start-timeout", type=float, help="service start-up wait (20 s; 90 with --valgrind)")
+    p.add_argument("--seed", type=int, default=None, help="request mix seed")
+    p.add_argument("--env", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a service variable (e.g. CACHE_TTL=60); the checks "
+                        "still assume the standard STALE_TTL")
+    p.add_argument("--timeline", action="store_true", help="print answers per second")
+    p.add_argument("--keep", action="store_true", help="keep the temporary directory")
+    a = p.parse_args(argv)
+    if a.seconds is None:
+        a.seconds = 20.0 if a.valgrind else 60.0
+    if a.connections is None:
+        a.connections = 8 if a.valgrind else 64
+    if a.start_timeout is None:
+        a.start_timeout = 90.0 if a.valgrind else 20.0
+    if a.seed is None:
+        a.seed = random.randrange(1 << 31)
+    try:
+        a.env = dict(e.split("=", 1) for e in a.env)
+    except ValueError:
+        p.error("--env takes NAME=VALUE")
+    if a.seconds < 5 or a.connections < 1:
+        p.error("--seconds must be >= 5 and --connections >= 1")
+    a.responder = os.path.abspath(a.responder)
+    return a
+
+
+def main(argv=None):
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    signal.signal(signal.SIGTERM, on_sigterm)
+    if not os.access(args.responder, os.X_OK):
+        log(f"{args.responder} is not an executable (run make)")
+        return 2
+    if args.valgrind:
+        if shutil.which("valgrind") is None:
+            log("valgrind is not installed (apt-get install valgrind)")
+            return 2
+        with open(args.responder, "rb") as f:
+            if b"__asan_init" in f.read():
+                log(f"{args.responder} is built with AddressSanitizer; valgrind needs the plain build")
+                return 2
+
+    tmp = tempfile.mkdtemp(prefix="todos-soak-")
+    log(f"{'valgrind ' if args.valgrind else ''}run: {args.seconds:g}s, "
+        f"{args.connections} connections, seed {args.seed}, files in {tmp}")
+    h = {}          # what run() started, for the cleanup below
+    failed = True
+    try:
+        rc = run(args, tmp, h)
+        failed = rc != 0
+        return rc
+    except (KeyboardInterrupt, Stop) as e:
+        log(f"interrupted ({e!r}); stopping what was started")
+        return 130
+    except Exception:
+        traceback.print_exc()
+        log("the soak could not run to the end (see above)")
+        return 2
+    finally:
+        # A second Ctrl-C or SIGTERM must not cut the clean-up short.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        redis, upstream, service = h.get("redis"), h.get("upstream"), h.get("service")
+        try:
+            if service is not None and service.proc is not None:
+                service.stop_all(h.get("responders", []), 30)
+        finally:
+            try:
+                if upstream is not None:
+                    upstream.stop()
+            finally:
+                if redis is not None:
+                    redis.stop()
+        if failed or args.keep:
+            log(f"logs kept in {tmp}")
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def run(args, tmp, h):
+    D = args.seconds
+    phases = Phases()
+    problems = []
+
+    redis = h["redis"] = SoakRedis(os.path.join(tmp, "redis"))
+    os.makedirs(redis.dir)
+    redis.start()
+    upstream = h["upstream"] = Upstream(os.path.join(tmp, "upstream"))
+    os.makedirs(upstream.dir)
+    upstream.start()
+    upstream.control("latency", {"min_ms": UPSTREAM_LATENCY[0], "max_ms": UPSTREAM_LATENCY[1]})
+
+    responder = valgrind_wrapper(tmp, args.responder) if args.valgrind else args.responder
+    os.makedirs(os.path.join(tmp, "service"))
+    env = dict(SERVICE_ENV, REDIS_URL=redis.url, UPSTREAM_URL=upstream.url, RESPONDER=responder)
+    env.update(args.env)
+    service = h["service"] = SoakService(os.path.join(tmp, "service"), **env)
+    t = time.monotonic()
+    service.start_and_wait(args.start_timeout)
+    pids0 = service.responder_pids()
+    h["responders"] = pids0
+    log(f"service up in {time.monotonic() - t:.1f}s on port {service.port}; "
+        f"responders {pids0}; redis :{redis.port}; upstream :{upstream.port}")
+    if len(pids0) != int(env["FCGI_PROCS"]):
+        problems.append(f"{len(pids0)} responders at start, expected {env['FCGI_PROCS']}")
+    upstream.reset()
+    upstream_total = 0
+
+    start = time.monotonic()
+    monitor = Monitor(service, start)
+    monitor.pids = pids0
+    monitor.start()
+    stop = threading.Event()
+    results = []
+    workers = [threading.Thread(target=load_worker, daemon=True,
+                                args=(service.port, args.request_timeout, args.seed + i, stop,
+                                      start, results))
+               for i in range(args.connections)]
+    for w in workers:
+        w.start()
+    phases.begin("warmup", 0.0)
+    rss = {}
+    down = max(0.5, min(1.0, D / 60))
+    restarts = 0
+    try:
+        for frac, action in schedule():
+            delay = start + frac * D - time.monotonic()
+            if delay > 0:
+                time.sleep(delay)
+            now = time.monotonic() - start
+            if action == "rss-baseline":
+                phases.end("warmup", now)
+                for pid in service.responder_pids():
+                    rss[("start", pid)] = vmrss_kb(pid)
+                log(f"t={now:.1f}s warm-up over; RSS kB "
+                    + ", ".join(f"{pid}: {rss[('start', pid)]}" for pid in pids0))
+            elif action.startswith("redis-restart"):
+                cold = action.endswith("cold")
+                restarts += 1
+                name = f"redis-down-{restarts}-{'cold' if cold else 'warm'}"
+                keys = redis.dbsize()
+                phases.begin(name, now)
+                redis.restart_stop(keep_data=not cold)
+                time.sleep(down)
+                redis.start()
+                t1 = time.monotonic() - start
+                phases.restarts.append((now, t1, cold))
+                phases.end(name, t1)
+                log(f"t={now:.1f}s redis stopped ({keys} keys, {'dropped' if cold else 'saved'}), "
+                    f"back at t={t1:.1f}s with {redis.dbsize()} keys")
+            elif action == "upstream-500-on":
+                phases.begin("upstream-500", now)
+                upstream.fault(path="*", mode="status", status=500)
+                log(f"t={now:.1f}s upstream answers 500 to everything")
+            elif action == "upstream-slow-on":
+                phases.begin("upstream-slow", now)
+                upstream.fault(path="*", mode="delay", delay_ms=SLOW_DELAY_MS)
+                log(f"t={now:.1f}s upstream delays every answer by {SLOW_DELAY_MS} ms")
+            elif action.endswith("-off"):
+                upstream_total += upstream.count()
+                upstream.reset()
+                phases.end(action[:-4], now)
+                log(f"t={now:.1f}s upstream back to normal")
+        delay = start + D - time.monotonic()
+        if delay > 0:
+            time.sleep(delay)
+    except BaseException:
+        stop.set()      # interrupted: the clients are daemon threads, not waited for
+        raise
+    stop.set()
+    deadline = time.monotonic() + args.request_timeout + 10
+    for w in workers:
+        w.join(max(0.0, deadline - time.monotonic()))
+    elapsed = time.monotonic() - start
+    phases.close_all(elapsed)
+    monitor.stop_event.set()
+    monitor.join()
+    upstream_total += upstream.count()
+
+    pids1 = service.responder_pids()
+    for pid in pids1:
+        rss[("end", pid)] = vmrss_kb(pid)
+    alive = [w for w in workers if w.is_alive()]
+    if alive:
+        problems.append(f"{len(alive)} client threads still waiting after the run")
+    results.sort(key=lambda r: r.t0)
+    retries = sum(1 for r in results if r.retried)
+
+    failures, counts = analyse(results, phases)
+    with open(os.path.join(tmp, "answers.tsv"), "w") as f:
+        f.write("t0\tt1\tpath\tstatus\tx-cache\tcache-status\tproblem\n")
+        for r in results:
+            f.write(f"{r.t0:.4f}\t{r.t1:.4f}\t{r.path}\t{r.status}\t{r.xcache}\t{r.cstatus}\t"
+                    f"{r.problem or ''}\n")
+    tl = timeline(results, phases, os.path.join(tmp, "timeline.txt"))
+    if args.timeline:
+        print(tl, end="")
+    report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0, pids1,
+           upstream_total, retries)
+
+    if pids1 != pids0 or monitor.changes:
+        problems.append(f"responder PIDs changed: {pids0} at start, {pids1} at the end "
+                        f"({len(monitor.changes)} changes seen)")
+    if not args.valgrind:
+        for pid in pids0:
+            a, b = rss.get(("start", pid)), rss.get(("end", pid))
+            if a is None or b is None:
+                problems.append(f"responder {pid}: no RSS sample (start {a}, end {b})")
+            elif b - a >= RSS_LIMIT_KB:
+                problems.append(f"responder {pid}: RSS grew {b - a} kB ({a} -> {b}), "
+                                f"limit {RSS_LIMIT_KB} kB")
+    if not results:
+        problems.append("no request completed")
+
+    service_log = service.output()
+    print(f"\nservice log: {len(service_log.splitlines())} lines (LOG_LEVEL="
+          f"{env.get('LOG_LEVEL')}), most frequent:")
+    for line, n in log_kinds(service_log):
+        print(f"  {n:6d} x  {line}")
+    # Stop the service before judging valgrind: its reports are written at exit.
+    killed = service.stop_all(pids0 + [p for p in pids1 if p not in pids0], 60)
+    if killed:
+        problems.append(f"responders {killed} did not exit after SIGTERM and were killed")
+    if args.valgrind:
+        problems += check_valgrind(tmp, set(pids0) | set(pids1))
+
+    if failures:
+        with open(os.path.join(tmp, "failures.jsonl"), "w") as f:
+            for r, why in failures:
+                f.write(json.dumps({"t0": round(r.t0, 4), "t1": round(r.t1, 4), "path": r.path,
+                                    "status": r.status, "x_cache": r.xcache,
+                                    "cache_status": r.cstatus, "why": why,
+                                    "phase": phases.at(r.t0),
+                                    "overlaps": phases.overlapping(r.t0, r.t1),
+                                    "body": r.body.decode(errors="replace")}) + "\n")
+        kinds = collections.Counter((phases.at(r.t0), r.status, why.split(" (")[0])
+                                    for r, why in failures)
+        print(f"\nFAILED: {len(failures)} answers (all in {tmp}/failures.jsonl):")
+        for (phase, status, why), n in kinds.most_common():
+            print(f"  {n:6d} x  phase {phase}: {status if status else 'no answer'}: {why}")
+        print("first ones:")
+        for r, why in failures[:15]:
+            print("  " + describe(r, why, phases), end="")
+    for p in problems:
+        print(f"FAILED: {p}")
+    if failures or problems:
+        if not args.timeline:
+            print(f"\nanswers per second (also in {tmp}/timeline.txt):\n" + tl, end="")
+        lines = service_log.splitlines()
+        print(f"\nservice log ({len(lines)} lines), last 30:")
+        for line in lines[-30:]:
+            print("  " + line)
+        return 1
+    log("passed")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
