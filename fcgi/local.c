@@ -208,9 +208,17 @@ local_put(struct local *l, unsigned long mark, const char *key,
 	uint64_t	  h;
 	size_t		  need = keylen + len + NODE_OVERHEAD;
 
-	if (l == NULL || l->max_bytes == 0 || need > l->max_bytes / 4)
-		return;		/* no cache, or one entry would crowd it */
+	if (l == NULL || l->max_bytes == 0)
+		return;
 	h = hash(key, keylen);
+	if (need > l->max_bytes / 4) {
+		/* One entry would crowd the cache: keep none, not an old one. */
+		pthread_mutex_lock(&l->mu);
+		if (*(pp = find(l, h, key, keylen)) != NULL)
+			drop(l, pp);
+		pthread_mutex_unlock(&l->mu);
+		return;
+	}
 	if ((n = malloc(sizeof(*n) + keylen + len)) == NULL)
 		return;
 	n->key = (char *)(n + 1);

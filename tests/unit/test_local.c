@@ -10,9 +10,11 @@
  * the watchdog in main() turns into a failure, or as a crash.
  *
  * The byte bound is observed from outside, by which keys still hit.  The
- * cache counts key + value + a node overhead it does not publish; the tests
- * assume only that the overhead is below OVERHEAD_MAX, and the scenarios
- * use sizes whose outcome is the same for any overhead up to that.
+ * cache counts key + value + a node overhead it does not publish.  The
+ * scenarios assume only that the overhead is below OVERHEAD_MAX and use
+ * sizes whose outcome is the same for any overhead up to that; the random
+ * test measures it (through the max_bytes / 4 rule) and checks every step
+ * against an exact LRU model.
  *
  * Keys and values are handed over in heap buffers of exactly their length,
  * so that ASan reports any read past them.  The threaded test is the one
