@@ -5,6 +5,7 @@
  * entry is decoded in place, so the same bytes are stored and sent.
  */
 #include <errno.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -128,6 +129,8 @@ fill_compress(struct fill *f, const struct fill_keys *k, const char *stored,
 		    len, enc, enclen);
 	free(enc);
 	free(gz);
+	/* zopfli's working memory is megabytes; give it back to the system. */
+	(void)malloc_trim(0);
 }
 
 /*

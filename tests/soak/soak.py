@@ -71,11 +71,14 @@ def log(msg):
     print(f"soak: {msg}", flush=True)
 
 
-def vmrss_kb(pid):
+def anon_rss_kb(pid):
+    """The responder's anonymous resident memory (RssAnon): what a leak
+    grows.  VmRSS also counts library code first touched late in the run
+    (TLS, DNS and error paths), which is shared and no leak."""
     try:
         with open(f"/proc/{pid}/status") as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith("RssAnon:"):
                     return int(line.split()[1])
     except (FileNotFoundError, ProcessLookupError):
         pass
@@ -301,7 +304,7 @@ class Monitor(threading.Thread):
                 self.changes.append((time.monotonic() - self.start_mono, self.pids, pids))
             self.pids = pids
             for pid in pids:
-                kb = vmrss_kb(pid)
+                kb = anon_rss_kb(pid)
                 if kb is not None and kb > self.peak.get(pid, 0):
                     self.peak[pid] = kb
 
@@ -462,7 +465,7 @@ def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0
               f"{x.get('HIT', 0):>7}{x.get('MISS', 0):>6}{x.get('STALE', 0):>6}"
               f"{x.get('BYPASS', 0):>6}{fmt_ms(percentile(pl, 50)):>9}{fmt_ms(percentile(pl, 99)):>9}")
     print()
-    print(f"{'responder PID':<15}{'RSS start kB':>14}{'RSS end kB':>12}{'growth kB':>11}{'peak kB':>10}")
+    print(f"{'responder PID':<15}{'anon RSS start kB':>18}{'end kB':>9}{'growth kB':>11}{'peak kB':>10}")
     for pid in sorted(set(pids0) | set(pids1)):
         a, b = rss.get(("start", pid)), rss.get(("end", pid))
         g = "" if a is None or b is None else f"{b - a:+d}"
@@ -713,7 +716,7 @@ def run(args, tmp, h):
             if action == "rss-baseline":
                 phases.end("warmup", now)
                 for pid in service.responder_pids():
-                    rss[("start", pid)] = vmrss_kb(pid)
+                    rss[("start", pid)] = anon_rss_kb(pid)
                 log(f"t={now:.1f}s warm-up over; RSS kB "
                     + ", ".join(f"{pid}: {rss[('start', pid)]}" for pid in pids0))
             elif action.startswith("redis-restart"):
@@ -761,7 +764,7 @@ def run(args, tmp, h):
 
     pids1 = service.responder_pids()
     for pid in pids1:
-        rss[("end", pid)] = vmrss_kb(pid)
+        rss[("end", pid)] = anon_rss_kb(pid)
     alive = [w for w in workers if w.is_alive()]
     if alive:
         problems.append(f"{len(alive)} client threads still waiting after the run")
