@@ -1,72 +1,41 @@
 /*
- * main.c: the responder process.  Reads the configuration once, sets up
- * the per-process Redis connection and libcurl handle, then answers
- * FastCGI requests one at a time until lighttpd asks it to stop (SIGTERM).
+ * main.c: the command line.  Reads the configuration once, then either
+ * serves as a responder spawned by a web server (fd 0 is the listening
+ * socket lighttpd made) or listens by itself with pre-forked workers.
  *
- *	todos-fcgi		run as a FastCGI responder (fd 0 is the socket)
- *	todos-fcgi --check-config	validate the environment and exit
+ *	todos-fcgi				spawned by lighttpd (mod_fastcgi)
+ *	todos-fcgi --listen ADDR [--workers N]	a FastCGI daemon
+ *	todos-fcgi --check-config		validate the environment, exit
  */
-#include <signal.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
-#include <curl/curl.h>
 #include <fcgiapp.h>
 
-#include "cache.h"
 #include "config.h"
-#include "local.h"
+#include "daemon.h"
 #include "log.h"
-#include "serve.h"
-#include "track.h"
-#include "upstream.h"
+#include "worker.h"
 
 #define PROG		"todos-fcgi"
+#define VERSION		"1.0.0"
 #define EXIT_USAGE	64	/* sysexits EX_USAGE */
 #define EXIT_CONFIG	78	/* sysexits EX_CONFIG */
+#define WORKERS_DEFAULT	8
 
-/*
- * Stopping.  SIGTERM (lighttpd's), SIGINT and SIGUSR1 are blocked while a
- * request is handled, so that its reads and writes are never cut short by
- * EINTR; they arrive between requests, where the handler's lack of
- * SA_RESTART makes a blocked accept(2) return.  A signal landing between
- * the loop's check and accept(2) would leave the process waiting for a
- * connection that never comes: the alarm ends it then.
- */
-static volatile sig_atomic_t	stopping;
-static unsigned int		stop_grace = 2;	/* seconds */
-static sigset_t			stop_signals;
-
-static void
-on_stop(int sig)
-{
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
-	(void)alarm(stop_grace);
-}
-
-/* Installed after FCGX_Init so that libfcgi's defaults do not win. */
-static void
-signals(void)
-{
-	struct sigaction	sa;
-
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_stop;
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGUSR1);
-}
+static const char usage[] =
+    "usage: " PROG " [--check-config] [--listen ADDRESS [--workers N]]\n"
+    "       " PROG " --help | --version\n"
+    "\n"
+    "Without --listen, serves FastCGI on fd 0, as spawned by lighttpd.\n"
+    "  --listen ADDRESS  listen by itself: unix:/path/to.sock, HOST:PORT\n"
+    "                    or :PORT (for Apache mod_proxy_fcgi, nginx)\n"
+    "  --workers N       worker processes with --listen (default 8, max\n"
+    "                    1024); each serves one connection at a time\n"
+    "  --check-config    check the environment (README: Configuration)\n"
+    "                    and exit: 0 if valid, 78 with one line if not\n";
 
 static const char *
 lookup(const char *name)
@@ -78,19 +47,40 @@ int
 main(int argc, char *argv[])
 {
 	struct config	 cfg;
-	struct serve	 s;
-	struct cache	*cache = NULL;
-	struct upstream	*upstream = NULL;
-	struct local	*local = NULL;
-	struct track	*track = NULL;
-	FCGX_Request	 req;
-	char		 why[256];
-	int		 check_only = 0, rc = EXIT_FAILURE;
+	const char	*listen = NULL;
+	char		 why[256], *end;
+	long		 workers = WORKERS_DEFAULT;
+	int		 i, check_only = 0, have_workers = 0;
 
-	if (argc == 2 && strcmp(argv[1], "--check-config") == 0)
-		check_only = 1;
-	else if (argc != 1) {
-		fprintf(stderr, "usage: %s [--check-config]\n", PROG);
+	for (i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--help") == 0) {
+			fputs(usage, stdout);
+			return EXIT_SUCCESS;
+		} else if (strcmp(argv[i], "--version") == 0) {
+			puts(PROG " " VERSION);
+			return EXIT_SUCCESS;
+		} else if (strcmp(argv[i], "--check-config") == 0)
+			check_only = 1;
+		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+			listen = argv[++i];
+		else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
+			errno = 0;
+			workers = strtol(argv[++i], &end, 10);
+			if (errno != 0 || *end != '\0' || end == argv[i] ||
+			    workers < 1 || workers > DAEMON_WORKERS_MAX) {
+				fprintf(stderr, "%s: --workers: '%.32s' is not "
+				    "a number in 1..%d\n", PROG, argv[i],
+				    DAEMON_WORKERS_MAX);
+				return EXIT_USAGE;
+			}
+			have_workers = 1;
+		} else {
+			fputs(usage, stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (have_workers && listen == NULL) {
+		fprintf(stderr, "%s: --workers goes with --listen\n", PROG);
 		return EXIT_USAGE;
 	}
 	if (config_load(&cfg, lookup, why, sizeof(why)) == -1) {
@@ -101,55 +91,13 @@ main(int argc, char *argv[])
 		return EXIT_SUCCESS;
 	log_init(PROG, cfg.log_level);
 
+	if (listen != NULL)
+		return daemon_run(&cfg, listen, (int)workers);
 	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
 		log_error("%s: not started as a FastCGI responder (fd 0 is "
-		    "not a socket); run it under lighttpd's mod_fastcgi",
-		    __func__);
+		    "not a socket); run it under lighttpd's mod_fastcgi, or "
+		    "give --listen", __func__);
 		return EXIT_FAILURE;
 	}
-	signals();
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-		log_error("%s: curl_global_init failed", __func__);
-		return EXIT_FAILURE;
-	}
-	if ((cache = cache_new(&cfg.redis, cfg.redis_timeout_ms)) == NULL ||
-	    (upstream = upstream_new(cfg.upstream_url,
-	    cfg.upstream_timeout_ms, (size_t)cfg.upstream_max_bytes)) == NULL) {
-		log_error("%s: cannot set up redis or libcurl", __func__);
-		goto done;
-	}
-	/* The in-process cache is on only with its invalidation channel. */
-	if (cfg.local_cache_bytes > 0 &&
-	    ((local = local_new((size_t)cfg.local_cache_bytes)) == NULL ||
-	    (track = track_start(&cfg.redis, cfg.redis_timeout_ms,
-	    local)) == NULL))
-		log_warn("%s: in-process cache off: cannot set it up",
-		    __func__);
-	serve_init(&s, &cfg, cache, upstream, track != NULL ? local : NULL,
-	    track);
-	if (FCGX_InitRequest(&req, 0, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("%s: FCGX_InitRequest failed", __func__);
-		goto done;
-	}
-	log_info("%s: serving, cache ttl %lds", __func__, cfg.cache_ttl);
-
-	/* Past the grace, an interrupted request would be over anyway. */
-	stop_grace = (unsigned int)(cfg.upstream_timeout_ms / 1000) + 3;
-	while (!stopping && FCGX_Accept_r(&req) >= 0) {
-		(void)sigprocmask(SIG_BLOCK, &stop_signals, NULL);
-		serve_request(&s, &req);
-		FCGX_Finish_r(&req);
-		serve_after(&s);
-		(void)sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
-	}
-	FCGX_Free(&req, 1);
-	log_info("%s: stopping", __func__);
-	rc = EXIT_SUCCESS;
-done:
-	track_stop(track);
-	local_free(local);
-	upstream_free(upstream);
-	cache_free(cache);
-	curl_global_cleanup();
-	return rc;
+	return worker_run(&cfg, 0);
 }

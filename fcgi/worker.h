@@ -1,0 +1,15 @@
+/*
+ * worker.h: a responder process answering FastCGI requests.
+ */
+#ifndef WORKER_H
+#define WORKER_H
+
+#include "config.h"
+
+/*
+ * Serves requests accepted on listen_fd (0 when a web server spawned us)
+ * until SIGTERM, SIGINT or SIGUSR1.  Returns an exit status.
+ */
+int	worker_run(const struct config *cfg, int listen_fd);
+
+#endif /* WORKER_H */
