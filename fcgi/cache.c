@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 
 #define BACKOFF_MIN_MS	100
 #define BACKOFF_MAX_MS	2000
@@ -69,6 +70,7 @@ cache_free(struct cache *c)
 static void
 drop(struct cache *c, const char *what)
 {
+	metrics_redis_error();
 	if (c->ctx != NULL) {
 		if (!c->down_logged)
 			log_warn("%s: redis %s failed: %s", __func__, what,
@@ -218,6 +220,7 @@ cache_get(struct cache *c, const char *key, size_t keylen, const char **val,
 		*len = r->len;
 		return ERR_OK;
 	case REDIS_REPLY_ERROR:
+		metrics_redis_error();
 		log_warn("%s: redis GET: %.200s", __func__, r->str);
 		break;
 	default:
@@ -236,6 +239,7 @@ status_ok(redisReply *r, const char *what)
 	enum err	e = ERR_OK;
 
 	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0) {
+		metrics_redis_error();
 		log_warn("%s: redis %s: %.200s", __func__, what,
 		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
 		e = ERR_CACHE_REPLY;
@@ -426,6 +430,23 @@ cache_replace(struct cache *c, const char *key, size_t keylen,
 		log_warn("%s: redis EVAL: %.200s", __func__, r->str);
 		e = ERR_CACHE_REPLY;
 	}
+	freeReplyObject(r);
+	return e;
+}
+
+enum err
+cache_ping(struct cache *c)
+{
+	const char	*argv[] = { "PING" };
+	size_t		 argvlen[] = { 4 };
+	redisReply	*r;
+	enum err	 e = ERR_OK;
+
+	release_hit(c);
+	if ((r = command(c, 1, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type != REDIS_REPLY_STATUS)
+		e = ERR_CACHE_REPLY;
 	freeReplyObject(r);
 	return e;
 }

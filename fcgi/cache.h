@@ -73,6 +73,9 @@ enum err	 cache_replace(struct cache *c, const char *key, size_t keylen,
 		    const char *old, size_t oldlen, const char *val,
 		    size_t len);
 
+/* PING: ERR_OK when Redis answers (for /health). */
+enum err	 cache_ping(struct cache *c);
+
 /* DEL key; *removed is how many keys went (0 or 1). */
 enum err	 cache_del(struct cache *c, const char *key, size_t keylen,
 		    long long *removed);

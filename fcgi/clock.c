@@ -26,3 +26,13 @@ clock_mono_ms(void)
 {
 	return ms(CLOCK_MONOTONIC);
 }
+
+long long
+clock_mono_us(void)
+{
+	struct timespec	ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) == -1)
+		return 0;
+	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}

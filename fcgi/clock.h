@@ -8,5 +8,6 @@
 
 long long	clock_wall_ms(void);	/* Unix time, ms */
 long long	clock_mono_ms(void);	/* arbitrary origin, ms */
+long long	clock_mono_us(void);	/* arbitrary origin, microseconds */
 
 #endif /* CLOCK_H */

@@ -334,6 +334,22 @@ config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 		    "than STALE_TTL (%ld): entries would be gone before it "
 		    "ends", cfg->stale_while_revalidate, cfg->stale_ttl);
 
+	/* Unset: RUNDIR/metrics when the launcher set RUNDIR, else none. */
+	s = lookup("METRICS_FILE");
+	if (s != NULL && *s != '\0') {
+		if (s[0] != '/' || copy(cfg->metrics_file,
+		    sizeof(cfg->metrics_file), s, strlen(s)) == -1)
+			return fail(err, errsz, "METRICS_FILE: must be an "
+			    "absolute path shorter than %zu bytes",
+			    sizeof(cfg->metrics_file));
+	} else if ((s = lookup("RUNDIR")) != NULL && s[0] == '/') {
+		int	n = snprintf(cfg->metrics_file,
+		    sizeof(cfg->metrics_file), "%s/metrics", s);
+
+		if (n < 0 || (size_t)n >= sizeof(cfg->metrics_file))
+			cfg->metrics_file[0] = '\0';
+	}
+
 	if (load_upstream(cfg, lookup("UPSTREAM_URL"), err, errsz) == -1 ||
 	    load_token(cfg, lookup("PURGE_TOKEN"), err, errsz) == -1 ||
 	    load_prefix(cfg, lookup("CACHE_PREFIX"), err, errsz) == -1 ||

@@ -41,6 +41,7 @@ struct config {
 	long			 circuit_cooldown_ms;
 	char			 purge_token[CONFIG_SECRET_MAX]; /* "": off */
 	long			 local_cache_bytes;	/* 0: off */
+	char			 metrics_file[CONFIG_PATH_MAX + 64]; /* "": none */
 	long			 upstream_timeout_ms;
 	long			 upstream_max_bytes;
 	char			 cache_prefix[CONFIG_PREFIX_MAX];

@@ -19,6 +19,7 @@
 #include "clock.h"
 #include "daemon.h"
 #include "log.h"
+#include "metrics.h"
 #include "worker.h"
 
 #define BACKLOG		1024
@@ -80,6 +81,11 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 
 	if (FCGX_Init() != 0 || (fd = open_listener(address)) == -1)
 		return EXIT_FAILURE;
+	/* Mapped before the fork: all workers count in the same memory. */
+	if (metrics_open(cfg->metrics_file[0] != '\0' ? cfg->metrics_file :
+	    NULL) == -1)
+		log_warn("%s: cannot map the metrics; counting per worker",
+		    __func__);
 	if ((pids = calloc((size_t)workers, sizeof(*pids))) == NULL ||
 	    (born = calloc((size_t)workers, sizeof(*born))) == NULL) {
 		free(pids);

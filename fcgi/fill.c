@@ -19,6 +19,7 @@
 #include "fill.h"
 #include "gzip.h"
 #include "log.h"
+#include "metrics.h"
 
 /* How long a failed fetch's marker stays for its waiters. */
 #define FAIL_MARK_MS	2000
@@ -158,6 +159,8 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	}
 	err = upstream_fetch(f->upstream, k->path, timeout_ms, &a);
 	out->fwd_status = (int)a.status;
+	out->upstream_ms += a.ms;
+	metrics_upstream(err == ERR_OK || err == ERR_NOT_FOUND, a.ms);
 	if (err == ERR_OK &&
 	    (err = body_compact(a.body, a.len, &body, &bodylen)) != ERR_OK)
 		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
@@ -281,6 +284,7 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 			}
 			out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
 			out->collapsed = 1;
+			metrics_collapsed();
 			return;
 		}
 		if (ownerlen > 0 && (err = marked(vals[2], vlens[2], owner,

@@ -64,6 +64,7 @@ struct fill_out {
 	enum err	 bypassed;	/* not ERR_OK: Redis failed (down or
 					   erroring), nothing was stored */
 	int		 fwd_status;	/* upstream's status; 0: not asked */
+	long		 upstream_ms;	/* time spent asking it */
 	long		 retry_after;	/* ERR_CIRCUIT_OPEN: seconds */
 };
 

@@ -57,8 +57,8 @@ reply_head(char *buf, size_t size, const struct reply *r,
 	    reply_status_text(r->status)) == -1)
 		return -1;
 	if (r->status != 304 && add(buf, size, &off,
-	    "Content-Type: application/json\r\nContent-Length: %zu\r\n",
-	    content_length) == -1)
+	    "Content-Type: %s\r\nContent-Length: %zu\r\n", r->content_type ?
+	    r->content_type : "application/json", content_length) == -1)
 		return -1;
 	if (r->x_cache != NULL &&
 	    add(buf, size, &off, "X-Cache: %s\r\n", r->x_cache) == -1)

@@ -23,6 +23,7 @@
 /* Everything but the body; zero-initialise, then set what applies. */
 struct reply {
 	int		 status;
+	const char	*content_type;	/* NULL: application/json */
 	const char	*x_cache;	/* HIT, MISS, STALE, BYPASS; NULL: none */
 	const char	*cache_status;	/* Cache-Status value; NULL: none */
 	int		 has_age;

@@ -35,6 +35,13 @@ parse_id(const char *seg, size_t len, long *id)
 	return ERR_OK;
 }
 
+/* Is s[len] exactly the NUL-terminated path? */
+static int
+same(const char *s, size_t len, const char *path)
+{
+	return len == strlen(path) && memcmp(s, path, len) == 0;
+}
+
 enum err
 route_parse(const char *method, const char *uri, struct route *r)
 {
@@ -49,6 +56,15 @@ route_parse(const char *method, const char *uri, struct route *r)
 		return ERR_NOT_FOUND;
 
 	len = strcspn(uri, "?#");
+	if (same(uri, len, "/health") || same(uri, len, "/metrics")) {
+		out.kind = uri[1] == 'h' ? ROUTE_HEALTH : ROUTE_METRICS;
+		if (method != NULL && strcmp(method, "HEAD") == 0)
+			out.head = 1;
+		else if (method == NULL || strcmp(method, "GET") != 0)
+			return ERR_METHOD;
+		*r = out;
+		return ERR_OK;
+	}
 	if (len < sizeof(BASE) - 1 || memcmp(uri, BASE, sizeof(BASE) - 1))
 		return ERR_NOT_FOUND;
 	seg = uri + sizeof(BASE) - 1;
@@ -84,8 +100,10 @@ route_path(const struct route *r, char *buf, size_t size)
 
 	if (r->kind == ROUTE_TODOS)
 		n = snprintf(buf, size, "/todos");
-	else
+	else if (r->kind == ROUTE_TODO)
 		n = snprintf(buf, size, "/todos/%ld", r->id);
+	else
+		return -1;
 	if (n < 0 || (size_t)n >= size)
 		return -1;
 	return n;

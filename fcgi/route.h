@@ -16,7 +16,9 @@
 
 enum route_kind {
 	ROUTE_TODOS,		/* GET /get_todos */
-	ROUTE_TODO		/* GET /get_todos/<id> */
+	ROUTE_TODO,		/* GET /get_todos/<id> */
+	ROUTE_HEALTH,		/* GET /health: never cached */
+	ROUTE_METRICS		/* GET /metrics: never cached */
 };
 
 struct route {
@@ -30,7 +32,8 @@ struct route {
  * Parses method and uri (either may be NULL).  The query string is ignored.
  * Returns ERR_OK and fills *r, or ERR_NOT_FOUND (unknown path), ERR_METHOD
  * (known path, method not GET, HEAD or DELETE) or ERR_BAD_ID, leaving *r
- * zeroed.  Whether DELETE is allowed is the caller's decision.
+ * zeroed.  Whether DELETE is allowed is the caller's decision; /health and
+ * /metrics take GET and HEAD only.
  * Leading zeros are accepted and dropped: /get_todos/007 is id 7.
  */
 enum err	route_parse(const char *method, const char *uri,
@@ -39,7 +42,7 @@ enum err	route_parse(const char *method, const char *uri,
 /*
  * Writes the upstream path of r ("/todos" or "/todos/<id>"), which is also
  * the cache key's suffix, into buf.  Returns its length, or -1 if it does
- * not fit.
+ * not fit or r is not a todos route.
  */
 int		route_path(const struct route *r, char *buf, size_t size);
 

@@ -19,9 +19,15 @@
 #include "etag.h"
 #include "gzip.h"
 #include "log.h"
+#include "metrics.h"
 #include "reply.h"
 #include "route.h"
 #include "serve.h"
+
+/* metrics_request() counts by route with the route's own numbering. */
+_Static_assert((int)MR_TODOS == (int)ROUTE_TODOS &&
+    (int)MR_TODO == (int)ROUTE_TODO && (int)MR_HEALTH == (int)ROUTE_HEALTH &&
+    (int)MR_METRICS == (int)ROUTE_METRICS, "route and metrics numbering");
 
 void
 serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
@@ -33,6 +39,25 @@ serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
 	s->local = local;
 	s->track = track;
 	fill_init(&s->fill, cfg, cache, upstream);
+}
+
+/* Every answer goes out through these two, which note what it was. */
+static void
+sent(struct serve *s, FCGX_Request *req, const struct reply *rep,
+    const char *body, size_t len, int head_only)
+{
+	s->status = rep->status;
+	s->x_cache = rep->x_cache;
+	(void)reply_send(req->out, rep, body, len, head_only);
+}
+
+static void
+sent_error(struct serve *s, FCGX_Request *req, enum err e,
+    const struct reply *extra, int head_only)
+{
+	s->status = err_status(e);
+	s->x_cache = extra != NULL ? extra->x_cache : NULL;
+	(void)reply_error(req->out, e, extra, head_only);
 }
 
 /*
@@ -122,7 +147,7 @@ answer(struct serve *s, FCGX_Request *req, const struct route *r,
 	rep.max_age = e->ttl;
 
 	if (e->status != 200) {
-		(void)reply_error(req->out, ERR_NOT_FOUND, &rep, r->head);
+		sent_error(s, req, ERR_NOT_FOUND, &rep, r->head);
 		return;
 	}
 	rep.swr = cfg->stale_while_revalidate;
@@ -149,12 +174,13 @@ answer(struct serve *s, FCGX_Request *req, const struct route *r,
 	inm = FCGX_GetParam("HTTP_IF_NONE_MATCH", req->envp);
 	rep.status = rep.etag != NULL &&
 	    etag_none_match(inm, rep.etag, rep.etag_len) ? 304 : 200;
-	(void)reply_send(req->out, &rep, body, len, r->head);
+	sent(s, req, &rep, body, len, r->head);
 }
 
 /* The answer when the fill failed and no stale copy can stand in. */
 static void
-fail(FCGX_Request *req, const struct route *r, const struct fill_out *out)
+fail(struct serve *s, FCGX_Request *req, const struct route *r,
+    const struct fill_out *out)
 {
 	struct reply	rep;
 	struct cstatus	cs;
@@ -168,7 +194,7 @@ fail(FCGX_Request *req, const struct route *r, const struct fill_out *out)
 	if (reply_cache_status(csbuf, sizeof(csbuf), &cs) != -1)
 		rep.cache_status = csbuf;
 	rep.retry_after = out->retry_after;
-	(void)reply_error(req->out, out->err, &rep, r->head);
+	sent_error(s, req, out->err, &rep, r->head);
 }
 
 /* Hands what this request stored to serve_after, for its gzip form. */
@@ -250,6 +276,7 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 
 	fill_run(&s->fill, k, got == ERR_CACHE_DOWN ? FILL_NOSTORE : FILL_WAIT,
 	    &out);
+	s->upstream_ms = out.upstream_ms;
 	if (out.err == ERR_OK || out.err == ERR_NOT_FOUND) {
 		if (out.bypassed != ERR_OK || got != ERR_OK) {
 			cs.fwd = "bypass";
@@ -270,9 +297,48 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
 		cs.detail = detail(out.err);
 		answer(s, req, r, &stale.e, "STALE", &cs);
 	} else
-		fail(req, r, &out);
+		fail(s, req, r, &out);
 	fill_out_free(&out);
 	fill_out_free(&stale);
+}
+
+/*
+ * GET /health: 200 while this responder can answer, "degraded" when Redis
+ * does not answer a PING (answers then come from the upstream alone).
+ */
+static void
+serve_health(struct serve *s, FCGX_Request *req, const struct route *r)
+{
+	struct reply	rep;
+	char		body[128];
+	int		redis_up, open, n;
+
+	redis_up = cache_ping(s->cache) == ERR_OK;
+	open = !breaker_allow(&s->fill.breaker, clock_mono_ms());
+	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"redis\":\"%s\","
+	    "\"upstream\":\"%s\"}", redis_up && !open ? "ok" : "degraded",
+	    redis_up ? "up" : "down", open ? "circuit-open" : "ok");
+	memset(&rep, 0, sizeof(rep));
+	rep.status = 200;
+	sent(s, req, &rep, body, (size_t)n, r->head);
+}
+
+/* GET /metrics: the Prometheus text exposition of metrics.c's counters. */
+static void
+serve_metrics(struct serve *s, FCGX_Request *req, const struct route *r)
+{
+	static char	body[65536];
+	struct reply	rep;
+	int		n;
+
+	if ((n = metrics_format(body, sizeof(body))) == -1) {
+		sent_error(s, req, ERR_INTERNAL, NULL, r->head);
+		return;
+	}
+	memset(&rep, 0, sizeof(rep));
+	rep.status = 200;
+	rep.content_type = "text/plain; version=0.0.4; charset=utf-8";
+	sent(s, req, &rep, body, (size_t)n, r->head);
 }
 
 /* DELETE with the bearer token: the entry is gone for every front. */
@@ -288,18 +354,19 @@ serve_purge(struct serve *s, FCGX_Request *req, const struct fill_keys *k)
 	if (!auth_bearer(FCGX_GetParam("HTTP_AUTHORIZATION", req->envp),
 	    s->cfg->purge_token)) {
 		rep.auth = 1;
-		(void)reply_error(req->out, ERR_UNAUTHORIZED, &rep, 0);
+		sent_error(s, req, ERR_UNAUTHORIZED, &rep, 0);
 		return;
 	}
 	if ((err = cache_del(s->cache, k->entry, k->entry_len,
 	    &removed)) != ERR_OK) {
-		(void)reply_error(req->out, err, NULL, 0);
+		sent_error(s, req, err, NULL, 0);
 		return;
 	}
+	metrics_purge();
 	log_info("%s: purged %s (%lld removed)", __func__, k->path, removed);
 	body = removed > 0 ? "{\"purged\":true}" : "{\"purged\":false}";
 	rep.status = 200;
-	(void)reply_send(req->out, &rep, body, strlen(body), 0);
+	sent(s, req, &rep, body, strlen(body), 0);
 }
 
 void
@@ -311,29 +378,46 @@ serve_request(struct serve *s, FCGX_Request *req)
 	struct fill_keys	 k;
 	struct reply		 rep;
 	enum err		 err;
+	long long		 start;
 	int			 purging = s->cfg->purge_token[0] != '\0';
 
 	method = FCGX_GetParam("REQUEST_METHOD", req->envp);
 	uri = FCGX_GetParam("REQUEST_URI", req->envp);
 	memset(&rep, 0, sizeof(rep));
+	start = log_enabled(LOG_INFO) ? clock_mono_us() : 0;
 
+	s->status = 0;
+	s->x_cache = NULL;
+	s->upstream_ms = 0;
 	err = route_parse(method, uri, &r);
 	if (err == ERR_OK && r.purge && !purging)
 		err = ERR_METHOD;
-	if (err == ERR_OK && (route_path(&r, path, sizeof(path)) == -1 ||
+	if (err == ERR_OK && (r.kind == ROUTE_TODOS || r.kind == ROUTE_TODO) &&
+	    (route_path(&r, path, sizeof(path)) == -1 ||
 	    fill_keys(&k, s->cfg->cache_prefix, path) == -1))
 		err = ERR_INTERNAL;
 	if (err != ERR_OK) {
 		if (err == ERR_METHOD)
-			rep.allow = purging ? "GET, HEAD, DELETE" : "GET, HEAD";
-		(void)reply_error(req->out, err, &rep,
+			rep.allow = purging && strncmp(uri, "/get_todos", 10) == 0 ?
+			    "GET, HEAD, DELETE" : "GET, HEAD";
+		sent_error(s, req, err, &rep,
 		    method != NULL && strcmp(method, "HEAD") == 0);
-		return;
-	}
-	if (r.purge)
+	} else if (r.kind == ROUTE_HEALTH)
+		serve_health(s, req, &r);
+	else if (r.kind == ROUTE_METRICS)
+		serve_metrics(s, req, &r);
+	else if (r.purge)
 		serve_purge(s, req, &k);
 	else
 		serve_get(s, req, &r, &k);
+
+	metrics_request(err != ERR_OK ? MR_OTHER : (enum metrics_route)r.kind,
+	    s->status, s->x_cache);
+	if (log_enabled(LOG_INFO))
+		log_info("access method=%.16s path=%.256s status=%d cache=%s "
+		    "upstream_ms=%ld total_ms=%.2f", method ? method : "-",
+		    uri ? uri : "-", s->status, s->x_cache ? s->x_cache : "-",
+		    s->upstream_ms, (double)(clock_mono_us() - start) / 1000);
 }
 
 void

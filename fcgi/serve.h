@@ -27,6 +27,9 @@ struct serve {
 	unsigned long		 seen_epoch;	/* of track, when last synced */
 	unsigned long		 seen_gen;	/* of cache, when last synced */
 	struct fill		 fill;
+	int			 status;	/* of the answer in hand */
+	const char		*x_cache;	/* of the answer in hand */
+	long			 upstream_ms;	/* of the answer in hand */
 	int			 refresh;	/* serve_after: refresh this */
 	struct fill_keys	 refresh_keys;
 	char			*compress;	/* serve_after: gzip this entry */

@@ -16,6 +16,7 @@
 #include "cache.h"
 #include "local.h"
 #include "log.h"
+#include "metrics.h"
 #include "serve.h"
 #include "track.h"
 #include "upstream.h"
@@ -78,6 +79,10 @@ worker_run(const struct config *cfg, int listen_fd)
 		return EXIT_FAILURE;
 	}
 	signals();
+	if (cfg->metrics_file[0] != '\0' &&
+	    metrics_open(cfg->metrics_file) == -1)
+		log_warn("%s: METRICS_FILE: cannot map it; counting per process",
+		    __func__);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		log_error("%s: curl_global_init failed", __func__);
 		return EXIT_FAILURE;

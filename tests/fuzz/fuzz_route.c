@@ -9,7 +9,9 @@
  * the terminator.  An empty input passes a NULL URI.
  *
  * What must hold, from route.h:
- *   - on ERR_OK: kind is ROUTE_TODOS or ROUTE_TODO; a ROUTE_TODO id is in
+ *   - on ERR_OK for /health or /metrics (query ignored): GET or HEAD,
+ *     id 0, no purge, and route_path() refuses them;
+ *   - on other ERR_OK: kind is ROUTE_TODOS or ROUTE_TODO; a ROUTE_TODO id is in
  *     1..ROUTE_ID_MAX and is the decimal number of the URI's last segment
  *     (leading zeros dropped), a ROUTE_TODOS id is 0; head and purge follow
  *     the method, and only GET, HEAD and DELETE get here; route_path()
@@ -121,6 +123,20 @@ check_ok(const char *method, const char *uri, const struct route *r)
 	const char	*end;
 
 	CHECK(method != NULL && uri != NULL);
+	if (r->kind == ROUTE_HEALTH || r->kind == ROUTE_METRICS) {
+		char	path[32];
+		size_t	len = strcspn(uri, "?#");
+
+		CHECK(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0);
+		CHECK(r->head == (strcmp(method, "HEAD") == 0));
+		CHECK(r->id == 0 && r->purge == 0);
+		CHECK(len == strlen(r->kind == ROUTE_HEALTH ? "/health" :
+		    "/metrics"));
+		CHECK(memcmp(uri, r->kind == ROUTE_HEALTH ? "/health" :
+		    "/metrics", len) == 0);
+		CHECK(route_path(r, path, sizeof(path)) == -1);
+		return;
+	}
 	CHECK(strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0 ||
 	    strcmp(method, "DELETE") == 0);
 	CHECK(r->head == (strcmp(method, "HEAD") == 0));

@@ -1,0 +1,36 @@
+/*
+ * metrics.h: counters for GET /metrics (Prometheus text format), exact
+ * totals across every responder process of one front.
+ *
+ * The counters live in one shared memory map, incremented with atomic adds
+ * (no lock, no system call, no Redis round trip).  With METRICS_FILE set
+ * (lighttpd/run sets it to RUNDIR/metrics) every process maps that file;
+ * the daemon (--listen) maps anonymous memory before it forks, which its
+ * workers share.  With neither, each process counts for itself.
+ */
+#ifndef METRICS_H
+#define METRICS_H
+
+#include <stddef.h>
+
+enum metrics_route { MR_TODOS, MR_TODO, MR_HEALTH, MR_METRICS, MR_OTHER,
+    MR__COUNT };
+enum metrics_cache { MC_HIT, MC_MISS, MC_STALE, MC_BYPASS, MC_NONE,
+    MC__COUNT };
+
+/* Maps path (NULL: anonymous memory); 0, or -1 (then counts per process). */
+int	metrics_open(const char *path);
+
+void	metrics_request(enum metrics_route, int status, const char *x_cache);
+void	metrics_upstream(int ok, long ms);	/* one upstream exchange */
+void	metrics_redis_error(void);
+void	metrics_collapsed(void);		/* a waiter got another's fill */
+void	metrics_purge(void);
+
+/*
+ * Writes the exposition into buf.  Returns its length, or -1 if it does
+ * not fit.
+ */
+int	metrics_format(char *buf, size_t size);
+
+#endif /* METRICS_H */
