@@ -9,6 +9,7 @@
 #                   then valgrind)
 #   make fuzz       each fuzzer for FUZZ_SECONDS (60)
 #   make soak       a minute of load with faults, then valgrind
+#   make bench      the project against the architecture's ceiling (wrk)
 
 CC	?= cc
 O	?= build
@@ -115,9 +116,11 @@ test: deps-test
 	$(MAKE) sanitize
 	$(MAKE) fuzz-smoke
 	$(MAKE) soak-short
+	$(MAKE) bench-quick
 
 clean:
 	rm -rf build
 
 include tests/fuzz/fuzz.mk
 include tests/soak/soak.mk
+include bench/bench.mk

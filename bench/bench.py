@@ -1,0 +1,948 @@
+#!/usr/bin/python3
+"""bench/bench.py: `make bench`.  How fast is a cache HIT, next to the
+fastest this architecture can answer?
+
+Starts everything itself on 127.0.0.1 (free ports, one temporary
+directory, each process stopped by PID at the end):
+
+  - a redis-server on a unix socket, like `make run`'s private one;
+  - the fake upstream (tests/upstream/fake_upstream.py), 120-700 ms a request;
+  - A: the project, through lighttpd/run and lighttpd/lighttpd.conf;
+  - B: the ceiling, bench/const_fcgi (one constant answer: the status,
+    headers and body of a project HIT, captured here) through the same
+    lighttpd/run and config;
+  - C: lighttpd serving that body as a static file (generated config,
+    mod_staticfile only);
+  - A0, in the random-id scenarios only: A with LOCAL_CACHE_BYTES=0, so
+    that every HIT is a Redis GET and the number of keys in Redis can show.
+
+Then measures with wrk, the servers alternating in every repetition, and
+writes bench/results/latest.{md,json,png} (see bench/results/README.md).
+
+Environment: BENCH_QUICK=1 (1 s runs, 1 repetition, 10,000 extra keys,
+20 cold ids), or each of BENCH_SECONDS, BENCH_REPS, BENCH_KEYS,
+BENCH_COLD_IDS; RESPONDER (todos-fcgi) and CONST_FCGI (const_fcgi) binaries.
+Exit status 0 when every step ran, whatever the numbers; 1 when something
+could not run or the cold start asked the upstream more than once per id.
+"""
+
+import http.client
+import json
+import math
+import os
+import platform
+import random
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TOP = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
+sys.dont_write_bytecode = True      # write nothing outside bench/
+import harness  # noqa: E402  the integration tests' real servers
+
+RESULTS = os.path.join(HERE, "results")
+LUA = os.path.join(HERE, "wrk.lua")
+CONST = os.environ.get("CONST_FCGI") or os.path.join(TOP, "build", "bench", "const_fcgi")
+RESPONDER = os.environ.get("RESPONDER") or os.path.join(TOP, "build", "todos-fcgi")
+
+
+class BenchError(Exception):
+    """Something could not run; the bench exits 1."""
+
+
+def env_int(name, default, low, high):
+    raw = os.environ.get(name, "")
+    if raw == "":
+        return default
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise SystemExit(f"bench: {name}: '{raw}' is not a number in {low}..{high}")
+    return int(raw)
+
+
+QUICK = os.environ.get("BENCH_QUICK", "") not in ("", "0")
+SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 5, 1, 600)
+REPS = env_int("BENCH_REPS", 1 if QUICK else 3, 1, 99)
+KEYS = env_int("BENCH_KEYS", 10_000 if QUICK else 1_000_000, 1, 50_000_000)
+COLD_IDS = env_int("BENCH_COLD_IDS", 20 if QUICK else 200, 1, 200)
+COLD_CLIENTS = 64          # concurrent clients of the cold start
+COLD_COPIES = 2            # each cold id is asked for this many times
+TODOS = 200                # ids the upstream knows
+LATENCY_MS = (120, 700)    # the upstream's, like the real JSONPlaceholder
+WRK_THREADS = 2
+CACHE_TTL = 86400          # entries stay fresh for the whole run: every
+                           # measured answer is a HIT, never a STALE refresh
+PREFIX = "todos:v1:"       # the project's default CACHE_PREFIX
+SERVERS = ("A", "A0", "B", "C")
+SERVER_NAMES = {"A": "A project", "A0": "A0 project, LOCAL_CACHE_BYTES=0",
+                "B": "B const FastCGI", "C": "C static file"}
+ABC = ("A", "B", "C")
+# A0 is the project with its in-process cache off, so that every HIT is a
+# Redis GET: with it on (the default), a HIT of a todo the responder has
+# seen does not reach Redis, and the number of keys there could not matter.
+WITH_A0 = ("A", "A0", "B", "C")
+# Headers lighttpd adds itself; the rest of a HIT's head is the responder's.
+LIGHTTPD_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
+
+# (key, title, short label, path, connections, body set, random ids, phase,
+#  servers); phase 2 runs after the synthetic keys are in Redis.
+SCENARIOS = [
+    ("one-c1", "HIT /get_todos/1, 1 connection", "todo c1",
+     "/get_todos/1", 1, "one", 0, 1, ABC),
+    ("one-c32", "HIT /get_todos/1, 32 connections", "todo c32",
+     "/get_todos/1", 32, "one", 0, 1, ABC),
+    ("one-c256", "HIT /get_todos/1, 256 connections", "todo c256",
+     "/get_todos/1", 256, "one", 0, 1, ABC),
+    ("list-c32", "HIT /get_todos (list), 32 connections", "list c32",
+     "/get_todos", 32, "list", 0, 1, ABC),
+    ("rand-c32", "HIT random id 1..200, 32 connections, 201 keys in Redis", "random c32",
+     "/get_todos/1", 32, "rand", TODOS, 1, WITH_A0),
+    # C never reads Redis: B alone shows any drift since the row above.
+    ("rand-c32-big", "HIT random id 1..200, 32 connections, +{keys} keys in Redis",
+     "random c32 +keys", "/get_todos/1", 32, "rand", TODOS, 2, ("A", "A0", "B")),
+]
+
+
+def log(msg):
+    print(f"bench: {msg}", file=sys.stderr, flush=True)
+
+
+def percentile(values, p):
+    """Nearest-rank percentile of a non-empty list."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(p / 100 * len(ordered)) - 1)]
+
+
+def http_get(port, path, timeout=60):
+    """(status, reason, [(name, value)...] as sent, body); one connection."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        r = conn.getresponse()
+        body = r.read()
+        return r.status, r.reason, r.getheaders(), body
+    finally:
+        conn.close()
+
+
+def own_headers(headers):
+    return [(k, v) for k, v in headers if k.lower() not in LIGHTTPD_HEADERS]
+
+
+def header(headers, name):
+    for k, v in headers:
+        if k.lower() == name:
+            return v
+    return None
+
+
+class RedisConn:
+    """A minimal RESP client on a unix socket: enough for INFO, GET, STRLEN,
+    MEMORY USAGE and a pipelined fill, with no module to install."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX)
+        self.sock.settimeout(120)
+        self.sock.connect(path)
+        self.buf = bytearray()
+        self.pos = 0
+
+    def close(self):
+        self.sock.close()
+
+    @staticmethod
+    def encode(*args):
+        out = [b"*%d\r\n" % len(args)]
+        for a in args:
+            a = a if isinstance(a, bytes) else str(a).encode()
+            out.append(b"$%d\r\n%s\r\n" % (len(a), a))
+        return b"".join(out)
+
+    def _more(self):
+        del self.buf[:self.pos]
+        self.pos = 0
+        data = self.sock.recv(1 << 16)
+        if not data:
+            raise BenchError("redis closed the connection")
+        self.buf += data
+
+    def _line(self):
+        while (i := self.buf.find(b"\r\n", self.pos)) < 0:
+            self._more()
+        line = bytes(self.buf[self.pos:i])
+        self.pos = i + 2
+        return line
+
+    def _exact(self, n):
+        while len(self.buf) - self.pos < n + 2:
+            self._more()
+        data = bytes(self.buf[self.pos:self.pos + n])
+        self.pos += n + 2
+        return data
+
+    def reply(self):
+        line = self._line()
+        kind, rest = line[:1], line[1:]
+        if kind == b"+":
+            return rest.decode()
+        if kind == b"-":
+            raise BenchError("redis: " + rest.decode(errors="replace"))
+        if kind == b":":
+            return int(rest)
+        if kind == b"$":
+            return None if int(rest) < 0 else self._exact(int(rest))
+        if kind == b"*":
+            return None if int(rest) < 0 else [self.reply() for _ in range(int(rest))]
+        raise BenchError(f"redis: cannot read reply {line[:40]!r}")
+
+    def cmd(self, *args):
+        self.sock.sendall(self.encode(*args))
+        return self.reply()
+
+    def info(self, section):
+        fields = {}
+        for line in self.cmd("INFO", section).decode().splitlines():
+            if ":" in line and not line.startswith("#"):
+                k, v = line.split(":", 1)
+                fields[k] = v
+        return fields
+
+    def used_memory(self):
+        return int(self.info("memory")["used_memory"])
+
+    def clients_memory(self):
+        """MEMORY STATS's clients.normal: the normal clients' buffers."""
+        stats = self.cmd("MEMORY", "STATS")
+        fields = dict(zip(stats[::2], stats[1::2]))
+        return int(fields[b"clients.normal"])
+
+    def settled_memory(self, idle=2.5):
+        """(used_memory, the same without the clients' buffers) once those
+        buffers are back to idle size: Redis frees an idle client's query
+        buffer after about 2 s, and a busy one holds tens of KB, as much as
+        100 cached todos."""
+        time.sleep(idle)
+        last = None
+        for _ in range(20):
+            now = self.used_memory()
+            if now == last:
+                break
+            last = now
+            time.sleep(0.5)
+        return now, now - self.clients_memory()
+
+    def fill(self, count, key_fmt, value, px, batch=20000):
+        """SET key_fmt % n value PX px for n in 0..count-1, pipelined."""
+        tail = b"\r\n$%d\r\n%s\r\n$2\r\nPX\r\n$%d\r\n%d\r\n" % (
+            len(value), value, len(str(px)), px)
+        done = 0
+        while done < count:
+            n = min(batch, count - done)
+            parts = []
+            for i in range(done, done + n):
+                key = key_fmt % i
+                parts.append(b"*5\r\n$3\r\nSET\r\n$%d\r\n%s%s" % (len(key), key, tail))
+            self.sock.sendall(b"".join(parts))
+            want = b"+OK\r\n" * n
+            while len(self.buf) - self.pos < len(want):
+                self._more()
+            if bytes(self.buf[self.pos:self.pos + len(want)]) != want:
+                raise BenchError("redis refused a SET of the synthetic keys")
+            self.pos += len(want)
+            done += n
+
+
+class Upstream(harness.Upstream):
+    """The harness's fake upstream, started with its latency range."""
+
+    def start(self):
+        port_file = os.path.join(self.dir, "upstream.port")
+        self.proc = subprocess.Popen(
+            [harness.PYTHON, harness.UPSTREAM, "--quiet", "--port-file", port_file,
+             "--latency-ms", "%d-%d" % LATENCY_MS])
+        harness.wait_for(lambda: os.path.exists(port_file), 10, "the fake upstream to listen")
+        with open(port_file) as f:
+            self.port = int(f.read())
+        return self
+
+    def latency(self, low, high):
+        self.control("latency", {"min_ms": low, "max_ms": high})
+
+
+class Static:
+    """Server C: lighttpd serving a directory, mod_staticfile only, with a
+    config generated here in the same style as lighttpd/lighttpd.conf."""
+
+    def __init__(self, tmpdir, docroot):
+        self.dir = str(tmpdir)
+        self.docroot = docroot
+        self.port = harness.free_port()
+        self.proc = None
+        self.log = os.path.join(self.dir, "lighttpd.log")
+
+    def start(self):
+        conf = os.path.join(self.dir, "lighttpd.conf")
+        with open(conf, "w") as f:
+            f.write(
+                "# Generated by bench/bench.py: server C, a static file.\n"
+                f"server.port          = {self.port}\n"
+                'server.bind          = "127.0.0.1"\n'
+                f'server.document-root = "{self.docroot}"\n'
+                'server.tag           = "todos-fcgi"\n'
+                f'server.errorlog      = "{self.dir}/error.log"\n'
+                'server.compat-module-load = "disable"\n'
+                'server.modules       = ( "mod_staticfile" )\n'
+                'mimetype.assign      = ( "" => "application/json" )\n')
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(["lighttpd", "-D", "-f", conf], stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
+        harness.wait_for(self.listening, 10, f"static lighttpd on port {self.port}")
+        return self
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            with open(self.log, "rb") as f:
+                raise BenchError(f"static lighttpd exited {self.proc.returncode}: "
+                                 f"{f.read().decode(errors='replace')}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            harness.stop_process(self.proc)
+            self.proc = None
+            self.logf.close()
+
+
+def fire(port, paths, clients):
+    """Asks for every path once, clients at a time, all clients starting
+    together.  Returns ([(path, status, X-Cache, seconds)], wall seconds);
+    X-Cache is "HIT (collapsed)" for a HIT that waited for another's fill."""
+    results = []
+    lock = threading.Lock()
+    queue = list(paths)
+    start = threading.Barrier(clients + 1)
+
+    def worker():
+        start.wait()
+        while True:
+            with lock:
+                if not queue:
+                    return
+                path = queue.pop(0)
+            t0 = time.monotonic()
+            try:
+                status, _, headers, _ = http_get(port, path, timeout=600)
+                xcache = header(headers, "x-cache")
+                if "collapsed" in (header(headers, "cache-status") or ""):
+                    xcache += " (collapsed)"
+            except OSError as e:
+                status, xcache = 0, type(e).__name__
+            took = time.monotonic() - t0
+            with lock:
+                results.append((path, status, xcache, took))
+
+    threads = [threading.Thread(target=worker, daemon=True) for _ in range(clients)]
+    for t in threads:
+        t.start()
+    start.wait()
+    t0 = time.monotonic()
+    for t in threads:
+        t.join()
+    return results, time.monotonic() - t0
+
+
+def wrk(port, path, conns, seconds, random_ids=0):
+    """One wrk run; counts only answers below 400 (2xx here: the bench
+    never sends a conditional request, so no 3xx can come back)."""
+    cmd = ["wrk", f"-t{min(WRK_THREADS, conns)}", f"-c{conns}", f"-d{seconds}s",
+           "-s", LUA, f"http://127.0.0.1:{port}{path}"]
+    env = dict(os.environ, BENCH_IDS=str(random_ids))
+    try:
+        out = subprocess.run(cmd, capture_output=True, text=True, env=env,
+                             timeout=seconds + 60)
+    except subprocess.TimeoutExpired:
+        raise BenchError(f"wrk did not finish: {' '.join(cmd)}") from None
+    line = next((l for l in out.stdout.splitlines() if l.startswith("BENCH ")), None)
+    if out.returncode != 0 or line is None:
+        raise BenchError(f"wrk failed ({out.returncode}): {' '.join(cmd)}\n"
+                         f"{out.stdout}{out.stderr}")
+    s = json.loads(line[len("BENCH "):])
+    ok = s["requests"] - s["status"]
+    return {
+        "rps": ok / (s["duration_us"] / 1e6),
+        "ok": ok,
+        "p50_ms": s["p50_us"] / 1000,
+        "p99_ms": s["p99_us"] / 1000,
+        "non2xx": s["status"],
+        "socket_errors": s["connect"] + s["read"] + s["write"] + s["timeout"],
+        "raw": s,
+        "stdout": out.stdout,
+    }
+
+
+def vm_rss_kib(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def loadavg():
+    with open("/proc/loadavg") as f:
+        return " ".join(f.read().split()[:3])
+
+
+def command_output(*cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=10).stdout.strip().splitlines()[0]
+    except (OSError, IndexError, subprocess.SubprocessError):
+        return "?"
+
+
+def machine():
+    model = "?"
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {
+        "nproc": len(os.sched_getaffinity(0)),
+        "cpu": model,
+        "kernel": platform.release(),
+        "lighttpd": command_output("lighttpd", "-v"),
+        "redis": command_output("redis-server", "--version"),
+        "wrk": command_output("wrk", "-v"),
+        "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+    }
+
+
+class Bench:
+    def __init__(self):
+        self.tmp = tempfile.mkdtemp(prefix="todos-bench-")
+        self.stoppers = []          # newest last
+        self.out = {"quick": QUICK, "seconds": SECONDS, "reps": REPS, "keys": KEYS,
+                    "cold_ids": COLD_IDS, "cold_clients": COLD_CLIENTS,
+                    "wrk_threads": WRK_THREADS, "runs": [], "notes": []}
+        self.ok = True
+
+    def subdir(self, name):
+        path = os.path.join(self.tmp, name)
+        os.makedirs(path)
+        return path
+
+    def started(self, server):
+        self.stoppers.append(server)
+        return server
+
+    def stop_all(self):
+        for server in reversed(self.stoppers):
+            try:
+                server.stop()
+            except Exception as e:  # keep stopping the others
+                log(f"stopping {type(server).__name__}: {e}")
+        self.stoppers = []
+
+    # -- the servers --------------------------------------------------------
+
+    def start_base(self):
+        self.redis = self.started(harness.Redis(self.subdir("redis"), unix=True).start())
+        self.rconn = RedisConn(self.redis.socket)
+        self.upstream = self.started(Upstream(self.subdir("upstream")).start())
+        # FCGI_PROCS unset: lighttpd/run's default, as with `make run`.
+        # LOG_LEVEL=warn: no access line (one write(2)) per request.
+        self.a = self.started(harness.Service(
+            self.subdir("A"), RESPONDER=RESPONDER, REDIS_URL=self.redis.url,
+            UPSTREAM_URL=self.upstream.url, CACHE_TTL=CACHE_TTL,
+            FCGI_PROCS=None, LOG_LEVEL="warn").start())
+        self.procs = len(self.a.responder_pids())
+        log(f"A (todos-fcgi) on port {self.a.port}, {self.procs} responders; "
+            f"redis {self.redis.socket}; upstream on port {self.upstream.port}")
+
+    def start_ceilings(self):
+        """A0; then B and C for each body set, from the HITs captured in
+        capture()."""
+        self.a0 = self.started(harness.Service(
+            self.subdir("A0"), RESPONDER=RESPONDER, REDIS_URL=self.redis.url,
+            UPSTREAM_URL=self.upstream.url, CACHE_TTL=CACHE_TTL, LOCAL_CACHE_BYTES=0,
+            FCGI_PROCS=None, LOG_LEVEL="warn").start())
+        self.b, self.c = {}, {}
+        for name, cap in self.captures.items():
+            d = self.subdir(f"B-{name}")
+            resp = os.path.join(d, "response")
+            with open(resp, "wb") as f:
+                f.write(cap["cgi"])
+            self.b[name] = self.started(harness.Service(
+                d, RESPONDER=CONST, CONST_RESPONSE=resp, REDIS_URL=self.redis.url,
+                FCGI_PROCS=None, LOG_LEVEL=None).start())
+            d = self.subdir(f"C-{name}")
+            docroot = os.path.join(d, "docroot")
+            body = os.path.join(d, "body")
+            with open(body, "wb") as f:
+                f.write(cap["body"])
+            for path in cap["paths"]:
+                os.makedirs(os.path.dirname(docroot + path), exist_ok=True)
+                os.link(body, docroot + path)
+            self.c[name] = self.started(Static(d, docroot).start())
+
+    # -- the steps ----------------------------------------------------------
+
+    def connect_responders(self):
+        """Every responder opens its Redis connection on its first request;
+        have them all do it now, so that the memory measured next does not
+        count their client buffers.  Concurrent asks for the list (slow
+        upstream, one fill lock) reach every responder."""
+        want = self.procs + 1   # and our own connection
+        for n in range(20):
+            fire(self.a.port, ["/get_todos"] * (2 * self.procs), 2 * self.procs)
+            clients = int(self.rconn.info("clients")["connected_clients"])
+            if n > 0 and clients >= want:
+                self.out["redis_clients"] = clients
+                return
+        raise BenchError(f"the {self.procs} responders did not all connect to Redis")
+
+    def cold_start(self):
+        ids = list(range(1, COLD_IDS + 1))
+        paths = [f"/get_todos/{i}" for i in ids for _ in range(COLD_COPIES)]
+        random.Random(1).shuffle(paths)
+        # The upstream alone, the same requests at the same concurrency.
+        direct, direct_wall = fire(self.upstream.port,
+                                   [p.replace("/get_todos/", "/todos/") for p in paths],
+                                   COLD_CLIENTS)
+        if any(status != 200 for _, status, _, _ in direct):
+            raise BenchError("the fake upstream did not answer 200 to every todo")
+        self.upstream.reset()   # counts only; the latency stays
+        self.mem_before = self.rconn.settled_memory()
+        log(f"cold start: {len(paths)} requests for {COLD_IDS} new ids, "
+            f"{COLD_CLIENTS} clients, upstream {LATENCY_MS[0]}-{LATENCY_MS[1]} ms")
+        cold, wall = fire(self.a.port, paths, COLD_CLIENTS)
+        stats = self.upstream.stats()
+        ok = [r for r in cold if 200 <= r[1] < 300]
+        xcache = {}
+        for r in cold:
+            xcache[r[2] or "-"] = xcache.get(r[2] or "-", 0) + 1
+        fetched = {p: n for p, n in stats["requests"].items() if p.startswith("/todos")}
+        self.out["cold"] = {
+            "requests": len(paths), "distinct_ids": COLD_IDS, "ok": len(ok),
+            "wall_s": wall, "rps": len(ok) / wall,
+            "p50_ms": percentile([r[3] for r in cold], 50) * 1000,
+            "p99_ms": percentile([r[3] for r in cold], 99) * 1000,
+            "x_cache": xcache, "statuses": sorted({r[1] for r in cold}),
+            "upstream_requests": stats["total"],
+            "upstream_paths_fetched_twice": sorted(p for p, n in fetched.items() if n > 1),
+            "direct": {"wall_s": direct_wall, "rps": len(direct) / direct_wall,
+                       "p50_ms": percentile([r[3] for r in direct], 50) * 1000,
+                       "p99_ms": percentile([r[3] for r in direct], 99) * 1000},
+        }
+        if stats["total"] != COLD_IDS:
+            self.ok = False
+            self.out["notes"].append(
+                f"FAILED: the cold start made {stats['total']} upstream requests "
+                f"for {COLD_IDS} distinct ids")
+        if len(ok) != len(paths):
+            raise BenchError(f"cold start: {len(paths) - len(ok)} of {len(paths)} "
+                             f"answers were not 2xx (statuses {self.out['cold']['statuses']})")
+
+    def warm(self):
+        """The ids the cold start left out, fetched with the upstream's
+        latency off (nothing is measured); then Redis's memory per todo."""
+        rest = [f"/get_todos/{i}" for i in range(COLD_IDS + 1, TODOS + 1)]
+        if rest:
+            self.upstream.latency(0, 0)
+            try:
+                got, _ = fire(self.a.port, rest, 8)
+            finally:
+                self.upstream.latency(*LATENCY_MS)
+            if any(status != 200 for _, status, _, _ in got):
+                raise BenchError("warming the remaining ids: not every answer was 200")
+        after = self.rconn.settled_memory()
+        tracked = self.rconn.info("stats").get("tracking_total_keys", "?")
+        keys = [f"{PREFIX}/todos/{i}" for i in range(1, TODOS + 1)]
+        usage = [self.rconn.cmd("MEMORY", "USAGE", k, "SAMPLES", "0") for k in keys]
+        lengths = [self.rconn.cmd("STRLEN", k) for k in keys]
+        if any(u is None for u in usage) or any(n == 0 for n in lengths):
+            raise BenchError("not all 200 todos are in Redis after the cold start")
+        self.todo_bodies = {}
+        for i in range(1, TODOS + 1):
+            status, _, headers, body = http_get(self.a.port, f"/get_todos/{i}")
+            if status != 200 or header(headers, "x-cache") != "HIT":
+                raise BenchError(f"/get_todos/{i} is not a HIT after warming "
+                                 f"({status}, {header(headers, 'x-cache')})")
+            self.todo_bodies[i] = body
+        self.out["redis_memory"] = {
+            "used_memory_before": self.mem_before[0], "used_memory_after": after[0],
+            "per_todo": (after[0] - self.mem_before[0]) / TODOS,
+            "per_todo_without_clients": (after[1] - self.mem_before[1]) / TODOS,
+            "tracking_total_keys": tracked,
+            "memory_usage_mean": statistics.mean(usage),
+            "stored_value_mean": statistics.mean(lengths),
+            "body_mean": statistics.mean(len(b) for b in self.todo_bodies.values()),
+        }
+
+    def capture(self):
+        """Status, headers and body of a HIT for each body set: what B sends
+        (as a CGI answer) and C serves (the body, as a file)."""
+        by_size = sorted(self.todo_bodies, key=lambda i: (len(self.todo_bodies[i]), i))
+        self.rep_id = by_size[len(by_size) // 2]    # the median-sized todo
+        sets = {"one": ("/get_todos/1", ["/get_todos/1"]),
+                "list": ("/get_todos", ["/get_todos"]),
+                "rand": (f"/get_todos/{self.rep_id}",
+                         [f"/get_todos/{i}" for i in range(1, TODOS + 1)])}
+        self.captures = {}
+        for name, (path, paths) in sets.items():
+            status, reason, headers, body = http_get(self.a.port, path)
+            if status != 200 or header(headers, "x-cache") != "HIT":
+                raise BenchError(f"{path}: not a HIT ({status}, {header(headers, 'x-cache')})")
+            own = own_headers(headers)
+            head = f"Status: {status} {reason}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in own)
+            self.captures[name] = {"path": path, "paths": paths, "status": status,
+                                   "headers": own, "body": body,
+                                   "cgi": head.encode("latin-1") + b"\r\n" + body}
+        self.out["captured"] = {n: {"path": c["path"], "headers": c["headers"],
+                                    "body_bytes": len(c["body"])}
+                                for n, c in self.captures.items()}
+
+    def verify(self):
+        """B answers exactly what A captured; C the same body; A0 a HIT."""
+        for name, cap in self.captures.items():
+            status, _, headers, body = http_get(self.a0.port, cap["path"])
+            if status != 200 or header(headers, "x-cache") != "HIT" or body != cap["body"]:
+                raise BenchError(f"A0 {cap['path']}: not the same HIT "
+                                 f"({status}, {header(headers, 'x-cache')})")
+            status, _, headers, body = http_get(self.b[name].port, cap["path"])
+            if (status, own_headers(headers), body) != (cap["status"], cap["headers"], cap["body"]):
+                raise BenchError(f"B ({name}) does not answer the captured HIT:\n"
+                                 f"{status} {own_headers(headers)} {body[:100]!r}\nvs\n"
+                                 f"{cap['status']} {cap['headers']} {cap['body'][:100]!r}")
+            for path in cap["paths"][:3] + cap["paths"][-1:]:
+                status, _, headers, body = http_get(self.c[name].port, path)
+                if status != 200 or body != cap["body"]:
+                    raise BenchError(f"C ({name}) {path}: {status}, body differs")
+
+    def server_port(self, server, bodies):
+        return {"A": self.a, "A0": self.a0, "B": self.b[bodies],
+                "C": self.c[bodies]}[server].port
+
+    def warm_up(self):
+        """One second of load on every server, once (nothing measured)."""
+        targets = [(self.a.port, "/get_todos/1"), (self.a0.port, "/get_todos/1")]
+        for name, cap in self.captures.items():
+            targets += [(self.b[name].port, cap["path"]), (self.c[name].port, cap["path"])]
+        for port, path in targets:
+            subprocess.run(["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}{path}"],
+                           capture_output=True, timeout=60, check=True)
+
+    def run_scenario(self, scenario):
+        key, title, _, path, conns, bodies, random_ids, _, servers = scenario
+        for rep in range(REPS):
+            # A B C, then B C A, then C A B: no server always goes first.
+            shift = rep % len(servers)
+            order = servers[shift:] + servers[:shift]
+            for server in order:
+                r = wrk(self.server_port(server, bodies), path, conns, SECONDS, random_ids)
+                if r["ok"] == 0:
+                    raise BenchError(f"{title}, {server}: no 2xx answer in {SECONDS} s")
+                log(f"{key:13} {server} rep {rep + 1}: {r['rps']:9.0f} req/s  "
+                    f"p50 {r['p50_ms']:6.2f} ms  p99 {r['p99_ms']:6.2f} ms"
+                    + (f"  non-2xx {r['non2xx']}" if r["non2xx"] else "")
+                    + (f"  socket errors {r['socket_errors']}" if r["socket_errors"] else ""))
+                self.out["runs"].append(dict(r, scenario=key, server=server, rep=rep + 1))
+
+    def fill_keys(self):
+        """KEYS synthetic entries under the project's prefix, outside its key
+        space (todos:v1:/synthetic/N), each as big as a stored todo and with
+        the same kind of expiry."""
+        value = self.rconn.cmd("GET", f"{PREFIX}/todos/{self.rep_id}")
+        px = self.rconn.cmd("PTTL", f"{PREFIX}/todos/{self.rep_id}")
+        before = self.rconn.used_memory()
+        t0 = time.monotonic()
+        self.rconn.fill(KEYS, f"{PREFIX}/synthetic/%d".encode(), value, max(px, 1000))
+        took = time.monotonic() - t0
+        dbsize = self.rconn.cmd("DBSIZE")
+        after = self.rconn.used_memory()
+        self.out["synthetic"] = {"keys": KEYS, "value_bytes": len(value), "fill_s": took,
+                                 "dbsize": dbsize, "per_key": (after - before) / KEYS,
+                                 "used_memory_after": after}
+        log(f"filled {KEYS:,} synthetic keys in {took:.1f} s; {dbsize:,} keys in Redis")
+
+    def rss(self):
+        out = {}
+        for label, svc in ([("A", self.a), ("A0", self.a0)]
+                           + [(f"B-{n}", s) for n, s in self.b.items()]):
+            lpid = svc.lighttpd_pid()
+            out[label] = {"lighttpd": vm_rss_kib(lpid),
+                          "responders": [vm_rss_kib(p) for p in harness.children(lpid)]}
+        for name, s in self.c.items():
+            out[f"C-{name}"] = {"lighttpd": vm_rss_kib(s.proc.pid), "responders": []}
+        self.out["rss_kib"] = out
+
+    def run(self):
+        t0 = time.monotonic()
+        self.out["machine"] = machine()
+        self.out["loadavg_before"] = loadavg()
+        for tool in ("wrk", "gnuplot", "lighttpd", "redis-server"):
+            if shutil.which(tool) is None:
+                raise BenchError(f"{tool} is not installed (make bench installs it)")
+        for binary in (RESPONDER, CONST):
+            if not os.access(binary, os.X_OK):
+                raise BenchError(f"{binary} is not built (make bench builds it)")
+        self.start_base()
+        self.connect_responders()
+        self.cold_start()
+        self.warm()
+        self.capture()
+        self.start_ceilings()
+        self.verify()
+        self.out["procs"] = self.procs
+        self.out["rep_id"] = self.rep_id
+        self.warm_up()
+        upstream_before = self.upstream.count()
+        for s in SCENARIOS:
+            if s[7] == 1:
+                self.run_scenario(s)
+        self.fill_keys()
+        for s in SCENARIOS:
+            if s[7] == 2:
+                self.run_scenario(s)
+        self.out["upstream_during_hits"] = self.upstream.count() - upstream_before
+        self.rss()
+        self.out["loadavg_after"] = loadavg()
+        self.out["elapsed_s"] = time.monotonic() - t0
+
+    def close(self):
+        try:
+            self.rconn.close()
+        except AttributeError:
+            pass
+        self.stop_all()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+# -- the results --------------------------------------------------------------
+
+
+def summarize(out):
+    """Medians per (scenario, server) over the repetitions."""
+    rows = {}
+    for key, *_ in SCENARIOS:
+        for server in SERVERS:
+            runs = [r for r in out["runs"] if r["scenario"] == key and r["server"] == server]
+            if runs:
+                rows[key, server] = {
+                    "rps": statistics.median(r["rps"] for r in runs),
+                    "p50_ms": statistics.median(r["p50_ms"] for r in runs),
+                    "p99_ms": statistics.median(r["p99_ms"] for r in runs),
+                    "errors": sum(r["non2xx"] + r["socket_errors"] for r in runs),
+                    "n": len(runs),
+                    "spread": ((max(r["rps"] for r in runs) - min(r["rps"] for r in runs))
+                               / statistics.median(r["rps"] for r in runs)),
+                }
+    return rows
+
+
+def fmt_ms(ms):
+    return f"{ms:.2f}" if ms < 100 else f"{ms:,.0f}"
+
+
+def markdown(out, rows):
+    m = out["machine"]
+    mode = "BENCH_QUICK=1" if out["quick"] else "full"
+    lines = [
+        "# todos-fcgi benchmark",
+        "",
+        f"- machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}",
+        f"- {m['lighttpd']}; {m['redis']}; {m['wrk']}",
+        f"- run: {m['date']}, {mode}: wrk -t{out['wrk_threads']} (-t1 at 1 connection), "
+        f"{out['seconds']} s per run, median of {out['reps']} "
+        f"(servers alternating, order rotated each repetition); "
+        f"{out.get('procs', '?')} responders each for A and B (FCGI_PROCS default: the cores); "
+        f"wrk and the servers share the cores",
+        "- A: the project (lighttpd/run, Redis on a unix socket, CACHE_TTL="
+        f"{CACHE_TTL}); B: bench/const_fcgi, same lighttpd/run and config, "
+        "answering the captured HIT (same status, headers, body); C: lighttpd, "
+        "mod_staticfile only, the same body as a file; A0 (random-id rows only): A with "
+        "its in-process cache off, every HIT a Redis GET",
+        f"- load average before/after: {out.get('loadavg_before', '?')} / "
+        f"{out.get('loadavg_after', '?')} (anything else running shares the cores too)",
+        "",
+        "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs B | spread | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|",
+    ]
+    for key, title, *_ in SCENARIOS:
+        title = title.format(keys=f"{out['keys']:,}")
+        ceiling = rows.get((key, "B"), {}).get("rps")
+        for server in SERVERS:
+            r = rows.get((key, server))
+            if r is None:
+                continue
+            ratio = f"{r['rps'] / ceiling:.2f}" if ceiling else "-"
+            spread = f"{r['spread']:.0%}" if r["n"] > 1 else "-"
+            lines.append(f"| {title} | {SERVER_NAMES[server]} | {r['rps']:,.0f} | "
+                         f"{fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {ratio} | "
+                         f"{spread} | {r['errors']} |")
+    cold = out.get("cold")
+    if cold:
+        title = (f"cold start: {cold['distinct_ids']} new ids x{COLD_COPIES}, "
+                 f"{out['cold_clients']} clients, upstream "
+                 f"{LATENCY_MS[0]}-{LATENCY_MS[1]} ms")
+        d = cold["direct"]
+        lines.append(f"| {title} | A project | {cold['rps']:,.1f} | {fmt_ms(cold['p50_ms'])} | "
+                     f"{fmt_ms(cold['p99_ms'])} | - | - | {cold['requests'] - cold['ok']} |")
+        lines.append(f"| {title} | the upstream alone | {d['rps']:,.1f} | "
+                     f"{fmt_ms(d['p50_ms'])} | {fmt_ms(d['p99_ms'])} | - | - | 0 |")
+    lines += ["", "req/s, p50, p99: medians over the repetitions; vs B: req/s over B's; "
+              "spread: (highest - lowest req/s) / median, a large one means the machine, "
+              "not the server, moved the number; errors: non-2xx answers plus socket "
+              "errors, summed over the repetitions.", ""]
+    if cold:
+        verdict = "OK" if cold["upstream_requests"] == cold["distinct_ids"] else "MISMATCH"
+        lines.append(f"- Cold start: {cold['requests']} requests in {cold['wall_s']:.1f} s; "
+                     f"upstream requests {cold['upstream_requests']} for "
+                     f"{cold['distinct_ids']} distinct ids ({verdict}); X-Cache "
+                     + ", ".join(f"{k} {v}" for k, v in sorted(cold["x_cache"].items())))
+    if "upstream_during_hits" in out:
+        lines.append(f"- Upstream requests during the HIT runs: {out['upstream_during_hits']}"
+                     + (" (every measured answer came from the cache)"
+                        if out["upstream_during_hits"] == 0 else " (NOT all hits)"))
+    mem = out.get("redis_memory")
+    if mem:
+        lines.append(f"- Redis memory per cached todo: {mem['per_todo']:,.0f} B "
+                     f"(used_memory {mem['used_memory_before']:,} -> "
+                     f"{mem['used_memory_after']:,} for 200 todos; "
+                     f"{mem['per_todo_without_clients']:,.0f} B without the clients' "
+                     f"buffers, MEMORY STATS clients.normal); MEMORY USAGE "
+                     f"{mem['memory_usage_mean']:.0f} B a key; stored value "
+                     f"{mem['stored_value_mean']:.0f} B (head + body) for a body of "
+                     f"{mem['body_mean']:.0f} B on average; keys in Redis's client-tracking "
+                     f"table (the in-process caches' invalidation): "
+                     f"{mem['tracking_total_keys']}")
+    syn = out.get("synthetic")
+    if syn:
+        lines.append(f"- Synthetic keys: {syn['keys']:,} x {syn['value_bytes']} B values "
+                     f"(todos:v1:/synthetic/N) filled in {syn['fill_s']:.1f} s, "
+                     f"{syn['per_key']:,.0f} B of used_memory each, "
+                     f"{syn['dbsize']:,} keys, used_memory {syn['used_memory_after']:,}")
+    if "captured" in out:
+        cap = out["captured"]
+        lines.append(f"- Bodies: /get_todos/1 {cap['one']['body_bytes']} B, /get_todos "
+                     f"{cap['list']['body_bytes']:,} B; random ids: B and C serve "
+                     f"{cap['rand']['path']} ({cap['rand']['body_bytes']} B, the median size)")
+    rss = out.get("rss_kib")
+    if rss:
+        parts = []
+        for label, r in rss.items():
+            resp = "/".join(str(x) for x in r["responders"])
+            parts.append(f"{label}: lighttpd {r['lighttpd']}"
+                         + (f", responders {resp}" if resp else ""))
+        lines.append("- RSS after the run (KiB): " + "; ".join(parts))
+    for note in out["notes"]:
+        lines.append(f"- {note}")
+    if "elapsed_s" in out:
+        lines.append(f"- Took {out['elapsed_s']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def chart(out, rows):
+    data = os.path.join(RESULTS, "latest.dat")
+    script = os.path.join(RESULTS, "latest.gp")
+    with open(data, "w") as f:
+        f.write("# scenario A A0 B C: median 2xx req/s (- : not run)\n")
+        for key, _, label, *_ in SCENARIOS:
+            vals = [rows.get((key, s), {}).get("rps") for s in SERVERS]
+            f.write(f'"{label}" ' + " ".join("-" if v is None else f"{v:.0f}" for v in vals)
+                    + "\n")
+    m = out["machine"]
+    with open(script, "w") as f:
+        f.write(f"""set terminal pngcairo size 1200,680 font "sans,10" noenhanced
+set output "{os.path.join(RESULTS, 'latest.png')}"
+set title "todos-fcgi HIT vs. ceiling: median 2xx req/s of {out['reps']} x {out['seconds']} s, {m['nproc']} cores (wrk on the same cores)"
+set style data histograms
+set style histogram clustered gap 1
+set style fill solid 0.85 border -1
+set boxwidth 0.9
+set grid ytics
+set key outside bottom center horizontal
+set yrange [0:*]
+set ylabel "requests/s"
+set format y "%.0f"
+set datafile missing "-"
+plot "{data}" using 2:xtic(1) title "{SERVER_NAMES['A']}", \\
+     "" using 3 title "{SERVER_NAMES['A0']}", \\
+     "" using 4 title "{SERVER_NAMES['B']} (ceiling)", \\
+     "" using 5 title "{SERVER_NAMES['C']}"
+""")
+    r = subprocess.run(["gnuplot", script], capture_output=True, text=True, timeout=60)
+    if r.returncode != 0:
+        raise BenchError(f"gnuplot failed: {r.stderr}")
+
+
+def write_results(out):
+    os.makedirs(RESULTS, exist_ok=True)
+    rows = summarize(out)
+    md = markdown(out, rows)
+    with open(os.path.join(RESULTS, "latest.md"), "w") as f:
+        f.write(md)
+    raw = dict(out, summary={f"{k}/{s}": v for (k, s), v in rows.items()})
+    with open(os.path.join(RESULTS, "latest.json"), "w") as f:
+        json.dump(raw, f, indent=1, default=str)
+    print(md, flush=True)
+    if rows:
+        chart(out, rows)
+
+
+def main():
+    if sys.argv[1:] == ["--report"]:
+        # Redraws latest.md and latest.png from latest.json, measuring nothing.
+        with open(os.path.join(RESULTS, "latest.json")) as f:
+            out = json.load(f)
+        out.pop("summary", None)
+        write_results(out)
+        return 0
+    if sys.argv[1:]:
+        print("usage: bench.py [--report]", file=sys.stderr)
+        return 64
+
+    def on_term(signum, frame):
+        raise SystemExit(128 + signum)
+    signal.signal(signal.SIGTERM, on_term)
+    t0 = time.monotonic()
+    bench = Bench()
+    failed = None
+    try:
+        bench.run()
+    except (BenchError, AssertionError, OSError, subprocess.SubprocessError) as e:
+        failed = f"{type(e).__name__}: {e}"
+    finally:
+        bench.close()
+    if failed:
+        bench.out["notes"].append(f"FAILED: {failed}")
+    try:
+        write_results(bench.out)
+    except BenchError as e:
+        failed = failed or str(e)
+        log(str(e))
+    log(f"done in {time.monotonic() - t0:.0f} s; results in {RESULTS}")
+    if failed:
+        log(f"FAILED: {failed}")
+        return 1
+    return 0 if bench.ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
