@@ -3,7 +3,8 @@
  * serves as a responder spawned by a web server (fd 0 is the listening
  * socket lighttpd made) or listens by itself with pre-forked workers.
  *
- *	todos-fcgi				spawned by lighttpd (mod_fastcgi)
+ *	todos-fcgi				spawned by lighttpd (mod_fastcgi),
+ *						or run as a CGI program
  *	todos-fcgi --listen ADDR [--workers N]	a FastCGI daemon
  *	todos-fcgi --check-config		validate the environment, exit
  */
@@ -29,7 +30,8 @@ static const char usage[] =
     "usage: " PROG " [--check-config] [--listen ADDRESS [--workers N]]\n"
     "       " PROG " --help | --version\n"
     "\n"
-    "Without --listen, serves FastCGI on fd 0, as spawned by lighttpd.\n"
+    "Without --listen, serves FastCGI on fd 0, as spawned by lighttpd,\n"
+    "or, started as a CGI program (GATEWAY_INTERFACE set), one request.\n"
     "  --listen ADDRESS  listen by itself: unix:/path/to.sock, HOST:PORT\n"
     "                    or :PORT (for Apache mod_proxy_fcgi, nginx)\n"
     "  --workers N       worker processes with --listen (default 8, max\n"
@@ -93,10 +95,16 @@ main(int argc, char *argv[])
 
 	if (listen != NULL)
 		return daemon_run(&cfg, listen, (int)workers);
-	if (FCGX_Init() != 0 || FCGX_IsCGI()) {
-		log_error("%s: not started as a FastCGI responder (fd 0 is "
-		    "not a socket); run it under lighttpd's mod_fastcgi, or "
-		    "give --listen", __func__);
+	if (FCGX_Init() != 0) {
+		log_error("%s: FCGX_Init failed", __func__);
+		return EXIT_FAILURE;
+	}
+	/* fd 0 not a socket: a CGI program, or someone at a terminal. */
+	if (FCGX_IsCGI()) {
+		if (getenv("GATEWAY_INTERFACE") != NULL)
+			return worker_cgi(&cfg);
+		log_error("%s: not started by a web server (neither FastCGI "
+		    "nor CGI); see --help", __func__);
 		return EXIT_FAILURE;
 	}
 	return worker_run(&cfg, 0);

@@ -2,8 +2,10 @@
  * reply.c: build and write answers.  The head is formatted into one stack
  * buffer so that a hit costs two FCGX_PutStr calls and no allocation.
  */
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 
 #include "reply.h"
 
@@ -134,8 +136,30 @@ reply_error_body(char *buf, size_t size, enum err e)
 	return n;
 }
 
+/* All of buf[len] to out; -1 when the other side is gone. */
+static int
+put(const struct out *out, const char *buf, size_t len)
+{
+	ssize_t	n;
+
+	if (out->fcgx != NULL)
+		/* FCGX_PutStr takes an int; bodies are bounded far below. */
+		return len <= 0x7fffffff &&
+		    FCGX_PutStr(buf, (int)len, out->fcgx) == (int)len ? 0 : -1;
+	while (len > 0) {
+		if ((n = write(out->fd, buf, len)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
 int
-reply_send(FCGX_Stream *out, const struct reply *r, const char *body,
+reply_send(const struct out *out, const struct reply *r, const char *body,
     size_t len, int head_only)
 {
 	char	head[REPLY_HEAD_MAX];
@@ -143,18 +167,15 @@ reply_send(FCGX_Stream *out, const struct reply *r, const char *body,
 
 	if ((n = reply_head(head, sizeof(head), r, len)) == -1)
 		return -1;
-	if (FCGX_PutStr(head, n, out) != n)
+	if (put(out, head, (size_t)n) == -1)
 		return -1;
 	if (head_only || len == 0 || r->status == 304)
 		return 0;
-	/* FCGX_PutStr takes an int; bodies are bounded far below INT_MAX. */
-	if (len > 0x7fffffff || FCGX_PutStr(body, (int)len, out) != (int)len)
-		return -1;
-	return 0;
+	return put(out, body, len);
 }
 
 int
-reply_error(FCGX_Stream *out, enum err e, const struct reply *extra,
+reply_error(const struct out *out, enum err e, const struct reply *extra,
     int head_only)
 {
 	struct reply	r = { 0 };

@@ -4,7 +4,7 @@
  * included, is application/json with a Content-Length.
  *
  * reply_head(), reply_cache_status() and reply_error_body() are pure and
- * unit-tested; the two senders only add the FCGX_PutStr calls.
+ * unit-tested; the two senders only add the writes.
  */
 #ifndef REPLY_H
 #define REPLY_H
@@ -19,6 +19,15 @@
 #define REPLY_ERROR_MAX		256
 #define REPLY_CSTATUS_MAX	160
 #define REPLY_CACHE_NAME	"todos-fcgi"
+
+/*
+ * Where an answer goes: a FastCGI stream, or (fcgx NULL) a file
+ * descriptor, stdout when run as a CGI program.
+ */
+struct out {
+	FCGX_Stream	*fcgx;
+	int		 fd;
+};
 
 /* Everything but the body; zero-initialise, then set what applies. */
 struct reply {
@@ -75,14 +84,14 @@ int		 reply_error_body(char *buf, size_t size, enum err e);
  * Sends head and, unless head_only, body[len].  Returns 0, or -1 when the
  * stream failed (the client went away; nothing more to do).
  */
-int		 reply_send(FCGX_Stream *out, const struct reply *r,
+int		 reply_send(const struct out *out, const struct reply *r,
 		    const char *body, size_t len, int head_only);
 
 /*
  * Sends the JSON error answer for e with the status err_status(e); extra
  * (may be NULL) adds its headers (X-Cache, Allow, Retry-After, ...).
  */
-int		 reply_error(FCGX_Stream *out, enum err e,
+int		 reply_error(const struct out *out, enum err e,
 		    const struct reply *extra, int head_only);
 
 #endif /* REPLY_H */

@@ -43,21 +43,21 @@ serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
 
 /* Every answer goes out through these two, which note what it was. */
 static void
-sent(struct serve *s, FCGX_Request *req, const struct reply *rep,
+sent(struct serve *s, struct request *req, const struct reply *rep,
     const char *body, size_t len, int head_only)
 {
 	s->status = rep->status;
 	s->x_cache = rep->x_cache;
-	(void)reply_send(req->out, rep, body, len, head_only);
+	(void)reply_send(&req->out, rep, body, len, head_only);
 }
 
 static void
-sent_error(struct serve *s, FCGX_Request *req, enum err e,
+sent_error(struct serve *s, struct request *req, enum err e,
     const struct reply *extra, int head_only)
 {
 	s->status = err_status(e);
 	s->x_cache = extra != NULL ? extra->x_cache : NULL;
-	(void)reply_error(req->out, e, extra, head_only);
+	(void)reply_error(&req->out, e, extra, head_only);
 }
 
 /*
@@ -119,7 +119,7 @@ detail(enum err e)
  * ETag), or the 404 of a negatively cached id.
  */
 static void
-answer(struct serve *s, FCGX_Request *req, const struct route *r,
+answer(struct serve *s, struct request *req, const struct route *r,
     const struct entry *e, const char *x_cache, struct cstatus *cs)
 {
 	const struct config	*cfg = s->cfg;
@@ -179,7 +179,7 @@ answer(struct serve *s, FCGX_Request *req, const struct route *r,
 
 /* The answer when the fill failed and no stale copy can stand in. */
 static void
-fail(struct serve *s, FCGX_Request *req, const struct route *r,
+fail(struct serve *s, struct request *req, const struct route *r,
     const struct fill_out *out)
 {
 	struct reply	rep;
@@ -212,7 +212,7 @@ later_compress(struct serve *s, const struct fill_keys *k,
 }
 
 static void
-serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
+serve_get(struct serve *s, struct request *req, const struct route *r,
     const struct fill_keys *k)
 {
 	struct fill_out	 out, stale;
@@ -307,7 +307,7 @@ serve_get(struct serve *s, FCGX_Request *req, const struct route *r,
  * does not answer a PING (answers then come from the upstream alone).
  */
 static void
-serve_health(struct serve *s, FCGX_Request *req, const struct route *r)
+serve_health(struct serve *s, struct request *req, const struct route *r)
 {
 	struct reply	rep;
 	char		body[128];
@@ -325,7 +325,7 @@ serve_health(struct serve *s, FCGX_Request *req, const struct route *r)
 
 /* GET /metrics: the Prometheus text exposition of metrics.c's counters. */
 static void
-serve_metrics(struct serve *s, FCGX_Request *req, const struct route *r)
+serve_metrics(struct serve *s, struct request *req, const struct route *r)
 {
 	static char	body[65536];
 	struct reply	rep;
@@ -343,7 +343,7 @@ serve_metrics(struct serve *s, FCGX_Request *req, const struct route *r)
 
 /* DELETE with the bearer token: the entry is gone for every front. */
 static void
-serve_purge(struct serve *s, FCGX_Request *req, const struct fill_keys *k)
+serve_purge(struct serve *s, struct request *req, const struct fill_keys *k)
 {
 	struct reply	 rep;
 	long long	 removed;
@@ -370,10 +370,11 @@ serve_purge(struct serve *s, FCGX_Request *req, const struct fill_keys *k)
 }
 
 void
-serve_request(struct serve *s, FCGX_Request *req)
+serve_request(struct serve *s, struct request *req)
 {
-	const char		*method, *uri;
+	const char		*method, *uri, *script;
 	char			 path[32];
+	size_t			 n;
 	struct route		 r;
 	struct fill_keys	 k;
 	struct reply		 rep;
@@ -390,6 +391,16 @@ serve_request(struct serve *s, FCGX_Request *req)
 	s->x_cache = NULL;
 	s->upstream_ms = 0;
 	err = route_parse(method, uri, &r);
+	/*
+	 * Under a script URL (CGI on shared hosting, /cgi-bin/todos.cgi/
+	 * get_todos/3) the route is what follows SCRIPT_NAME in the URI.
+	 */
+	if (err == ERR_NOT_FOUND && (script = FCGX_GetParam("SCRIPT_NAME",
+	    req->envp)) != NULL && (n = strlen(script)) > 0 && uri != NULL &&
+	    strncmp(uri, script, n) == 0 && uri[n] == '/') {
+		uri += n;
+		err = route_parse(method, uri, &r);
+	}
 	if (err == ERR_OK && r.purge && !purging)
 		err = ERR_METHOD;
 	if (err == ERR_OK && (r.kind == ROUTE_TODOS || r.kind == ROUTE_TODO) &&

@@ -11,12 +11,23 @@
 
 #include <fcgiapp.h>
 
+#include "reply.h"
+
 #include "cache.h"
 #include "config.h"
 #include "fill.h"
 #include "local.h"
 #include "track.h"
 #include "upstream.h"
+
+/*
+ * One request as the server handed it over: its parameters (FastCGI
+ * params, or the environment of a CGI program) and where the answer goes.
+ */
+struct request {
+	char		**envp;
+	struct out	  out;
+};
 
 /* What a responder process keeps between requests. */
 struct serve {
@@ -43,7 +54,7 @@ void	serve_init(struct serve *s, const struct config *cfg,
 	    struct local *local, struct track *track);
 
 /* Answers req on req->out.  Always writes a complete answer. */
-void	serve_request(struct serve *s, FCGX_Request *req);
+void	serve_request(struct serve *s, struct request *req);
 
 /*
  * Work that must not delay the answer, run after FCGX_Finish_r: the

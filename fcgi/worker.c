@@ -111,8 +111,10 @@ worker_run(const struct config *cfg, int listen_fd)
 	/* Past the grace, an interrupted request would be over anyway. */
 	stop_grace = (unsigned int)(cfg->upstream_timeout_ms / 1000) + 3;
 	while (!stopping && FCGX_Accept_r(&req) >= 0) {
+		struct request	r = { req.envp, { req.out, -1 } };
+
 		(void)sigprocmask(SIG_BLOCK, &stop_signals, NULL);
-		serve_request(&s, &req);
+		serve_request(&s, &r);
 		FCGX_Finish_r(&req);
 		serve_after(&s);
 		(void)sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
@@ -123,6 +125,37 @@ worker_run(const struct config *cfg, int listen_fd)
 done:
 	track_stop(track);
 	local_free(local);
+	upstream_free(upstream);
+	cache_free(cache);
+	curl_global_cleanup();
+	return rc;
+}
+
+int
+worker_cgi(const struct config *cfg)
+{
+	extern char	**environ;
+	struct serve	  s;
+	struct request	  r = { environ, { NULL, 1 } };
+	struct cache	 *cache = NULL;
+	struct upstream	 *upstream = NULL;
+	int		  rc = EXIT_FAILURE;
+
+	/* One request per process: no in-process cache, no channel. */
+	if (cfg->metrics_file[0] != '\0')
+		(void)metrics_open(cfg->metrics_file);
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+		return EXIT_FAILURE;
+	if ((cache = cache_new(&cfg->redis, cfg->redis_timeout_ms)) != NULL &&
+	    (upstream = upstream_new(cfg->upstream_url,
+	    cfg->upstream_timeout_ms, (size_t)cfg->upstream_max_bytes)) != NULL) {
+		serve_init(&s, cfg, cache, upstream, NULL, NULL);
+		serve_request(&s, &r);
+		(void)close(1);		/* the answer is complete */
+		serve_after(&s);
+		rc = EXIT_SUCCESS;
+	} else
+		log_error("%s: cannot set up redis or libcurl", __func__);
 	upstream_free(upstream);
 	cache_free(cache);
 	curl_global_cleanup();

@@ -12,4 +12,11 @@
  */
 int	worker_run(const struct config *cfg, int listen_fd);
 
+/*
+ * Answers the one request of a CGI program (parameters in the
+ * environment, the answer on stdout), closes stdout so the server can
+ * finish it, then does the work meant for after the answer.
+ */
+int	worker_cgi(const struct config *cfg);
+
 #endif /* WORKER_H */

@@ -412,7 +412,7 @@ def test_not_under_fastcgi_exits_with_a_message():
     p = responder()  # stdin is /dev/null, not a socket
     assert p.returncode != 0
     err = p.stderr.decode()
-    assert "not started as a FastCGI" in err, err
+    assert "not started by a web server" in err, err
 
 
 def test_extra_argument_is_usage_64():
