@@ -14,6 +14,7 @@
 #include <hiredis/hiredis.h>
 
 #include "cache.h"
+#include "connect.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
@@ -84,58 +85,26 @@ drop(struct cache *c, const char *what)
 	    c->backoff * 2;
 }
 
-/* A command whose reply must be +OK; used while setting up a connection. */
-static int
-expect_ok(redisContext *ctx, redisReply *r)
-{
-	int	ok = r != NULL && r->type == REDIS_REPLY_STATUS &&
-		    strcmp(r->str, "OK") == 0;
-
-	if (r != NULL && !ok && r->type == REDIS_REPLY_ERROR)
-		(void)snprintf(ctx->errstr, sizeof(ctx->errstr), "%s", r->str);
-	if (r != NULL)
-		freeReplyObject(r);
-	return ok ? 0 : -1;
-}
-
 /* Returns 0 with c->ctx usable, or -1 (down, or still backing off). */
 static int
 ensure(struct cache *c)
 {
-	const struct redis_target	*t = &c->target;
-	const char			*auth[] = { "AUTH", t->password };
-	size_t				 authlen[] = { 4, strlen(t->password) };
+	char	why[192];
 
 	if (c->ctx != NULL)
 		return 0;
 	if (clock_mono_ms() < c->retry_at)
 		return -1;
 	log_debug("%s: connecting to redis", __func__);
-	if (t->is_unix)
-		c->ctx = redisConnectUnixWithTimeout(t->path, c->timeout);
-	else
-		c->ctx = redisConnectWithTimeout(t->host, t->port, c->timeout);
-	if (c->ctx == NULL) {
-		drop(c, "connect (out of memory)");
-		return -1;
-	}
-	if (c->ctx->err != 0 ||
-	    redisSetTimeout(c->ctx, c->timeout) != REDIS_OK) {
+	if ((c->ctx = connect_redis(&c->target, c->timeout, 1, why,
+	    sizeof(why))) == NULL) {
+		if (!c->down_logged)
+			log_warn("%s: redis connect failed: %s", __func__, why);
 		drop(c, "connect");
 		return -1;
 	}
-	if (!t->is_unix)
+	if (!c->target.is_unix)
 		(void)redisEnableKeepAlive(c->ctx);
-	if (t->password[0] != '\0' && expect_ok(c->ctx,
-	    redisCommandArgv(c->ctx, 2, auth, authlen)) == -1) {
-		drop(c, "AUTH");
-		return -1;
-	}
-	if (t->db != 0 && expect_ok(c->ctx,
-	    redisCommand(c->ctx, "SELECT %d", t->db)) == -1) {
-		drop(c, "SELECT");
-		return -1;
-	}
 	c->generation++;
 	return 0;
 }
@@ -182,6 +151,15 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 		if (ensure(c) == -1)
 			return NULL;
 		r = redisCommandArgv(c->ctx, argc, argv, argvlen);
+		if (r != NULL && r->type == REDIS_REPLY_ERROR &&
+		    strncmp(r->str, "READONLY", 8) == 0) {
+			/* A replica now (a failover): find the primary. */
+			log_warn("%s: redis is read-only now", __func__);
+			redisFree(c->ctx);
+			c->ctx = NULL;
+			c->retry_at = 0;
+			return r;
+		}
 		if (r != NULL) {
 			answered(c);
 			return r;

@@ -266,6 +266,52 @@ load_prefix(struct config *cfg, const char *s, char *err, size_t errsz)
 	return 0;
 }
 
+/*
+ * REDIS_SENTINELS=host:port,host:port and REDIS_MASTER=name: the primary
+ * is whatever the sentinels say; REDIS_URL then gives only the password
+ * and database of the data nodes.
+ */
+static int
+load_sentinels(struct redis_target *t, const char *list, const char *master,
+    char *err, size_t errsz)
+{
+	const char	*p, *end, *colon;
+	char		 num[8];
+	long		 v;
+	size_t		 len;
+
+	if (list == NULL || *list == '\0') {
+		if (master != NULL && *master != '\0')
+			return fail(err, errsz, "REDIS_MASTER: set, but "
+			    "REDIS_SENTINELS is not");
+		return 0;
+	}
+	if (master == NULL || *master == '\0' || !unreserved_host(master,
+	    strlen(master)) || copy(t->master, sizeof(t->master), master,
+	    strlen(master)) == -1)
+		return fail(err, errsz, "REDIS_MASTER: a master name (letters, "
+		    "digits, . _ -) is needed with REDIS_SENTINELS");
+	for (p = list; *p != '\0'; p = *end ? end + 1 : end) {
+		end = p + strcspn(p, ",");
+		len = (size_t)(end - p);
+		colon = memchr(p, ':', len);
+		if (t->nsentinels == CONFIG_SENTINELS_MAX)
+			return fail(err, errsz, "REDIS_SENTINELS: at most %d",
+			    CONFIG_SENTINELS_MAX);
+		if (colon == NULL || !unreserved_host(p, (size_t)(colon - p)) ||
+		    copy(t->sentinels[t->nsentinels].host,
+		    sizeof(t->sentinels[0].host), p,
+		    (size_t)(colon - p)) == -1 ||
+		    copy(num, sizeof(num), colon + 1,
+		    (size_t)(end - colon - 1)) == -1 ||
+		    parse_long(num, 1, 65535, &v) == -1)
+			return fail(err, errsz, "REDIS_SENTINELS: expected "
+			    "host:port[,host:port...]");
+		t->sentinels[t->nsentinels++].port = (int)v;
+	}
+	return 0;
+}
+
 /* PURGE_TOKEN: unset or empty disables purging; never echoed. */
 static int
 load_token(struct config *cfg, const char *s, char *err, size_t errsz)
@@ -361,5 +407,6 @@ config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 		s = DEFAULT_REDIS;
 	if (config_redis_url(&cfg->redis, s, why, sizeof(why)) == -1)
 		return fail(err, errsz, "REDIS_URL: %s", why);
-	return 0;
+	return load_sentinels(&cfg->redis, lookup("REDIS_SENTINELS"),
+	    lookup("REDIS_MASTER"), err, errsz);
 }

@@ -18,7 +18,9 @@
 #define CONFIG_SECRET_MAX	256
 #define CONFIG_PREFIX_MAX	128
 
-/* Where Redis is: REDIS_URL parsed. */
+#define CONFIG_SENTINELS_MAX	8
+
+/* Where Redis is: REDIS_URL parsed, or the sentinels that know. */
 struct redis_target {
 	int	 is_unix;
 	char	 host[CONFIG_HOST_MAX];		/* tcp: name or address */
@@ -26,6 +28,12 @@ struct redis_target {
 	char	 path[CONFIG_PATH_MAX];		/* unix: socket path */
 	int	 db;				/* SELECT db, 0..15 */
 	char	 password[CONFIG_SECRET_MAX];	/* AUTH when non-empty */
+	int	 nsentinels;			/* > 0: ask them for the primary */
+	struct {
+		char	 host[CONFIG_HOST_MAX];
+		int	 port;
+	}	 sentinels[CONFIG_SENTINELS_MAX];
+	char	 master[CONFIG_PREFIX_MAX];	/* REDIS_MASTER */
 };
 
 struct config {

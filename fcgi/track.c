@@ -15,6 +15,7 @@
 
 #include <hiredis/hiredis.h>
 
+#include "connect.h"
 #include "log.h"
 #include "track.h"
 
@@ -42,52 +43,35 @@ nap(long ms)
 		;
 }
 
-/* Connects, authenticates, learns its id and subscribes; NULL on failure. */
+/* Connects (as the cache does), learns its id and subscribes; or NULL. */
 static redisContext *
 subscribe(struct track *t, long long *id)
 {
-	const struct redis_target	*rt = &t->target;
-	const char			*auth[] = { "AUTH", rt->password };
-	size_t				 authlen[] = { 4, strlen(rt->password) };
-	redisContext			*c;
-	redisReply			*r;
+	redisContext	*c;
+	redisReply	*r;
+	char		 why[192];
 
-	c = rt->is_unix ? redisConnectUnixWithTimeout(rt->path, t->timeout) :
-	    redisConnectWithTimeout(rt->host, rt->port, t->timeout);
-	if (c == NULL || c->err != 0 ||
-	    redisSetTimeout(c, t->timeout) != REDIS_OK)
-		goto fail;
-	if (rt->password[0] != '\0') {
-		r = redisCommandArgv(c, 2, auth, authlen);
-		if (r == NULL || r->type == REDIS_REPLY_ERROR) {
-			if (r != NULL)
-				freeReplyObject(r);
-			goto fail;
-		}
-		freeReplyObject(r);
+	if ((c = connect_redis(&t->target, t->timeout, 0, why,
+	    sizeof(why))) == NULL) {
+		log_debug("%s: %s", __func__, why);
+		return NULL;
 	}
 	if ((r = redisCommand(c, "CLIENT ID")) == NULL ||
-	    r->type != REDIS_REPLY_INTEGER) {
-		if (r != NULL)
-			freeReplyObject(r);
+	    r->type != REDIS_REPLY_INTEGER)
 		goto fail;
-	}
 	*id = r->integer;
 	freeReplyObject(r);
 	if ((r = redisCommand(c, "SUBSCRIBE " CHANNEL)) == NULL ||
-	    r->type != REDIS_REPLY_ARRAY) {
-		if (r != NULL)
-			freeReplyObject(r);
+	    r->type != REDIS_REPLY_ARRAY)
 		goto fail;
-	}
 	freeReplyObject(r);
 	return c;
 fail:
-	if (c != NULL) {
-		log_debug("%s: %s", __func__, c->errstr[0] ? c->errstr :
-		    "unexpected reply");
-		redisFree(c);
-	}
+	if (r != NULL)
+		freeReplyObject(r);
+	log_debug("%s: %s", __func__, c->errstr[0] ? c->errstr :
+	    "unexpected reply");
+	redisFree(c);
 	return NULL;
 }
 
