@@ -40,7 +40,7 @@ DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
 DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
 DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
-	     clang libclang-rt-14-dev valgrind
+	     clang libclang-rt-14-dev valgrind apache2 nginx redis-sentinel
 
 .PHONY: all run demo test unit integration sanitize deps-build deps-run \
 	deps-test clean
@@ -86,6 +86,22 @@ deps-test:
 run: deps-run
 	$(MAKE) all
 	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run
+
+# The same service behind Apache (mod_proxy_fcgi) or nginx, with
+# todos-fcgi listening by itself on 127.0.0.1 (README: Other fronts).
+.PHONY: run-apache run-nginx deps-apache deps-nginx
+deps-apache:
+	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) apache2)
+deps-nginx:
+	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) nginx)
+
+run-apache: deps-apache
+	$(MAKE) all
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi apache/run
+
+run-nginx: deps-nginx
+	$(MAKE) all
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi nginx/run
 
 demo: deps-demo
 	$(MAKE) all

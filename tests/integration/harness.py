@@ -3,7 +3,9 @@
 Each class starts one real process in a temporary directory on a free
 port and stops it by PID: redis-server (Debian's), the fake upstream
 (tests/upstream/fake_upstream.py, the one stand-in), and the service itself
-through lighttpd/run -- the same script and lighttpd config as `make run`.
+through lighttpd/run -- the same script and lighttpd config as `make run` --
+or, with front="apache" or "nginx", through apache/run or nginx/run (the
+todos-fcgi daemon behind Apache or nginx, as `make run-apache`/`run-nginx`).
 """
 
 import base64
@@ -17,6 +19,8 @@ import time
 
 TOP = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 RUN = os.path.join(TOP, "lighttpd", "run")
+FRONTS = ("lighttpd", "apache", "nginx")
+RUNS = {front: os.path.join(TOP, front, "run") for front in FRONTS}
 UPSTREAM = os.path.join(TOP, "tests", "upstream", "fake_upstream.py")
 RESPONDER = os.environ.get("RESPONDER", os.path.join(TOP, "build", "todos-fcgi"))
 PYTHON = "/usr/bin/python3"
@@ -215,14 +219,21 @@ class Upstream:
 
 
 class Service:
-    """lighttpd/run with its lighttpd and responders, as `make run` starts them."""
+    """lighttpd/run with its lighttpd and responders, as `make run` starts them;
+    front="apache" or "nginx": apache/run or nginx/run, the web server in
+    front of the todos-fcgi daemon and its workers."""
 
-    def __init__(self, tmpdir, **env):
+    def __init__(self, tmpdir, front="lighttpd", **env):
         self.dir = str(tmpdir)
+        self.front = front
+        self.run = RUNS[front]
         self.port = int(env.pop("PORT", free_port()))
         self.env = dict(os.environ)
         self.env.update({"PORT": str(self.port), "RUNDIR": os.path.join(self.dir, "run"),
                          "RESPONDER": RESPONDER, "FCGI_PROCS": "2", "LOG_LEVEL": "warn"})
+        if front == "nginx":
+            # FCGI_PROCS must exceed the connections nginx keeps (nginx/run).
+            self.env.update({"NGINX_WORKERS": "1", "NGINX_KEEPALIVE": "2", "FCGI_PROCS": "4"})
         self.env.update({k: str(v) for k, v in env.items() if v is not None})
         for k, v in env.items():
             if v is None:
@@ -232,7 +243,7 @@ class Service:
 
     def start(self, wait=True):
         self.logf = open(self.log, "ab")
-        self.proc = subprocess.Popen([RUN], env=self.env, stdout=self.logf,
+        self.proc = subprocess.Popen([self.run], env=self.env, stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             wait_for(self.listening, 20, f"the service on port {self.port}")
@@ -240,7 +251,7 @@ class Service:
 
     def listening(self):
         if self.proc.poll() is not None:
-            raise AssertionError(f"lighttpd/run exited {self.proc.returncode}:\n{self.output()}")
+            raise AssertionError(f"{self.front}/run exited {self.proc.returncode}:\n{self.output()}")
         try:
             with socket.create_connection(("127.0.0.1", self.port), timeout=1):
                 return True
@@ -265,8 +276,20 @@ class Service:
         with open(os.path.join(self.rundir, "lighttpd.pid")) as f:
             return int(f.read())
 
+    def front_pid(self):
+        """The web server's PID (lighttpd, apache or nginx)."""
+        with open(os.path.join(self.rundir, f"{self.front}.pid")) as f:
+            return int(f.read())
+
+    def daemon_pid(self):
+        """apache/nginx: the todos-fcgi daemon (its workers are the responders)."""
+        with open(os.path.join(self.rundir, "daemon.pid")) as f:
+            return int(f.read())
+
     def responder_pids(self):
-        return children(self.lighttpd_pid())
+        if self.front == "lighttpd":
+            return children(self.lighttpd_pid())
+        return children(self.daemon_pid())
 
     def get(self, path, method="GET", headers=None, body=None, timeout=30):
         return http_request(self.port, method, path, headers=headers, body=body, timeout=timeout)
