@@ -19,6 +19,7 @@ RUN apt-get update \
  && useradd --system --home-dir /app --shell /usr/sbin/nologin app
 WORKDIR /app
 COPY lighttpd/ lighttpd/
+COPY scripts/ scripts/
 COPY --from=build /src/build/todos-fcgi build/todos-fcgi
 USER app
 ENV PORT=5000 BIND=0.0.0.0 RESPONDER=/app/build/todos-fcgi

@@ -57,6 +57,9 @@ def test_dockerfile_builds_with_the_makefile_and_runs_like_make_run():
     assert re.search(r"^RUN make$", docker, re.M)
     assert "COPY Makefile" in docker and "COPY fcgi/ fcgi/" in docker
     assert "COPY lighttpd/ lighttpd/" in docker
+    # Everything lighttpd/run sources is in the image too.
+    for sourced in re.findall(r'^\. "\$top/([^/"]+)/', read("lighttpd/run"), re.M):
+        assert f"COPY {sourced}/ {sourced}/" in docker, sourced
     assert 'CMD ["lighttpd/run"]' in docker
     # The binary lands where RESPONDER says, and the app is not root.
     responder = re.search(r"RESPONDER=(\S+)", docker).group(1)
