@@ -226,23 +226,41 @@ status_ok(redisReply *r, const char *what)
 	return e;
 }
 
-enum err
-cache_set(struct cache *c, const char *key, size_t keylen, const char *val,
-    size_t len, long long ttl_ms)
+/*
+ * SET key val [NX] PX ttl_ms.  Returns the reply (the caller's), or NULL
+ * with *err: ERR_CACHE_DOWN, or ERR_INTERNAL for a ttl that cannot be.
+ */
+static redisReply *
+set_px(struct cache *c, const char *key, size_t keylen, const char *val,
+    size_t len, long long ttl_ms, int nx, enum err *err)
 {
 	char		 ttlbuf[24];
-	const char	*argv[] = { "SET", key, val, "PX", ttlbuf };
-	size_t		 argvlen[] = { 3, keylen, len, 2, 0 };
+	const char	*argv[] = { "SET", key, val, "PX", ttlbuf, "NX" };
+	size_t		 argvlen[] = { 3, keylen, len, 2, 0, 2 };
 	redisReply	*r;
 	int		 n;
 
 	release_hit(c);
 	n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl_ms);
-	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0)
-		return ERR_INTERNAL;
+	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0) {
+		*err = ERR_INTERNAL;
+		return NULL;
+	}
 	argvlen[4] = (size_t)n;
-	if ((r = command(c, 5, argv, argvlen)) == NULL)
-		return ERR_CACHE_DOWN;
+	if ((r = command(c, nx ? 6 : 5, argv, argvlen)) == NULL)
+		*err = ERR_CACHE_DOWN;
+	return r;
+}
+
+enum err
+cache_set(struct cache *c, const char *key, size_t keylen, const char *val,
+    size_t len, long long ttl_ms)
+{
+	redisReply	*r;
+	enum err	 err;
+
+	if ((r = set_px(c, key, keylen, val, len, ttl_ms, 0, &err)) == NULL)
+		return err;
 	return status_ok(r, "SET");
 }
 
@@ -290,19 +308,12 @@ enum err
 cache_lock(struct cache *c, const char *key, size_t keylen,
     const char *token, size_t tokenlen, long long ttl_ms)
 {
-	char		 ttlbuf[24];
-	const char	*argv[] = { "SET", key, token, "NX", "PX", ttlbuf };
-	size_t		 argvlen[] = { 3, keylen, tokenlen, 2, 2, 0 };
 	redisReply	*r;
-	int		 n;
+	enum err	 err;
 
-	release_hit(c);
-	n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl_ms);
-	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0)
-		return ERR_INTERNAL;
-	argvlen[5] = (size_t)n;
-	if ((r = command(c, 6, argv, argvlen)) == NULL)
-		return ERR_CACHE_DOWN;
+	if ((r = set_px(c, key, keylen, token, tokenlen, ttl_ms, 1,
+	    &err)) == NULL)
+		return err;
 	if (r->type == REDIS_REPLY_NIL) {
 		freeReplyObject(r);
 		return ERR_CACHE_LOCKED;

@@ -4,7 +4,6 @@
  * processes that map the same memory.
  */
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -12,6 +11,7 @@
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "metrics.h"
 
 static const int statuses[] = { 200, 304, 400, 401, 404, 405, 500, 502,
@@ -137,27 +137,6 @@ get(atomic_uint_least64_t *c)
 	return atomic_load_explicit(c, memory_order_relaxed);
 }
 
-static int
-put(char *buf, size_t size, size_t *off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-put(char *buf, size_t size, size_t *off, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	if (*off >= size)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, size - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size - *off)
-		return -1;
-	*off += (size_t)n;
-	return 0;
-}
-
 int
 metrics_format(char *buf, size_t size)
 {
@@ -169,7 +148,7 @@ metrics_format(char *buf, size_t size)
 	uint64_t	 v, cum = 0;
 	char		 status[8];
 
-	if (put(buf, size, &off,
+	if (fmt_add(buf, size, &off,
 	    "# HELP todos_requests_total Requests answered, by route, status "
 	    "and cache result.\n# TYPE todos_requests_total counter\n") == -1)
 		return -1;
@@ -180,14 +159,14 @@ metrics_format(char *buf, size_t size)
 					continue;
 				(void)snprintf(status, sizeof(status), "%d",
 				    s < NSTATUS ? statuses[s] : 0);
-				if (put(buf, size, &off,
+				if (fmt_add(buf, size, &off,
 				    "todos_requests_total{route=\"%s\","
 				    "status=\"%s\",cache=\"%s\"} %llu\n",
 				    routes[r], s < NSTATUS ? status : "other",
 				    caches[c], (unsigned long long)v) == -1)
 					return -1;
 			}
-	if (put(buf, size, &off,
+	if (fmt_add(buf, size, &off,
 	    "# HELP todos_upstream_requests_total Upstream exchanges, by "
 	    "outcome (200 and 404 are ok).\n"
 	    "# TYPE todos_upstream_requests_total counter\n"
@@ -200,15 +179,15 @@ metrics_format(char *buf, size_t size)
 		return -1;
 	for (i = 0; i <= NBUCKETS; i++) {
 		cum += get(&m->latency[i]);
-		if (i < NBUCKETS ? put(buf, size, &off,
+		if (i < NBUCKETS ? fmt_add(buf, size, &off,
 		    "todos_upstream_duration_seconds_bucket{le=\"%g\"} %llu\n",
 		    buckets_ms[i] / 1000.0, (unsigned long long)cum) :
-		    put(buf, size, &off,
+		    fmt_add(buf, size, &off,
 		    "todos_upstream_duration_seconds_bucket{le=\"+Inf\"} "
 		    "%llu\n", (unsigned long long)cum))
 			return -1;
 	}
-	if (put(buf, size, &off,
+	if (fmt_add(buf, size, &off,
 	    "todos_upstream_duration_seconds_sum %.3f\n"
 	    "todos_upstream_duration_seconds_count %llu\n"
 	    "# HELP todos_redis_errors_total Redis commands that failed.\n"

@@ -3,10 +3,10 @@
  * buffer so that a hit costs two FCGX_PutStr calls and no allocation.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <unistd.h>
 
+#include "fmt.h"
 #include "reply.h"
 
 const char *
@@ -27,78 +27,56 @@ reply_status_text(int status)
 	}
 }
 
-/* Appends a formatted piece at *off; -1 once anything did not fit. */
-static int
-add(char *buf, size_t size, size_t *off, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static int
-add(char *buf, size_t size, size_t *off, const char *fmt, ...)
-{
-	va_list	ap;
-	int	n;
-
-	if (*off >= size)
-		return -1;
-	va_start(ap, fmt);
-	n = vsnprintf(buf + *off, size - *off, fmt, ap);
-	va_end(ap);
-	if (n < 0 || (size_t)n >= size - *off)
-		return -1;
-	*off += (size_t)n;
-	return 0;
-}
-
 int
 reply_head(char *buf, size_t size, const struct reply *r,
     size_t content_length)
 {
 	size_t	off = 0;
 
-	if (add(buf, size, &off, "Status: %d %s\r\n", r->status,
+	if (fmt_add(buf, size, &off, "Status: %d %s\r\n", r->status,
 	    reply_status_text(r->status)) == -1)
 		return -1;
-	if (r->status != 304 && add(buf, size, &off,
+	if (r->status != 304 && fmt_add(buf, size, &off,
 	    "Content-Type: %s\r\nContent-Length: %zu\r\n", r->content_type ?
 	    r->content_type : "application/json", content_length) == -1)
 		return -1;
 	if (r->x_cache != NULL &&
-	    add(buf, size, &off, "X-Cache: %s\r\n", r->x_cache) == -1)
+	    fmt_add(buf, size, &off, "X-Cache: %s\r\n", r->x_cache) == -1)
 		return -1;
-	if (r->cache_status != NULL && add(buf, size, &off,
+	if (r->cache_status != NULL && fmt_add(buf, size, &off,
 	    "Cache-Status: %s\r\n", r->cache_status) == -1)
 		return -1;
-	if (r->has_age && add(buf, size, &off, "Age: %ld\r\n", r->age) == -1)
+	if (r->has_age && fmt_add(buf, size, &off, "Age: %ld\r\n", r->age) == -1)
 		return -1;
 	if (!r->cacheable) {
-		if (add(buf, size, &off, "Cache-Control: no-store\r\n") == -1)
+		if (fmt_add(buf, size, &off, "Cache-Control: no-store\r\n") == -1)
 			return -1;
-	} else if (add(buf, size, &off, "Cache-Control: max-age=%ld",
+	} else if (fmt_add(buf, size, &off, "Cache-Control: max-age=%ld",
 	    r->max_age) == -1 ||
-	    (r->swr > 0 && add(buf, size, &off,
+	    (r->swr > 0 && fmt_add(buf, size, &off,
 	    ", stale-while-revalidate=%ld", r->swr) == -1) ||
-	    (r->sie > 0 && add(buf, size, &off, ", stale-if-error=%ld",
+	    (r->sie > 0 && fmt_add(buf, size, &off, ", stale-if-error=%ld",
 	    r->sie) == -1) ||
-	    add(buf, size, &off, "\r\n") == -1)
+	    fmt_add(buf, size, &off, "\r\n") == -1)
 		return -1;
 	if (r->etag != NULL && (r->etag_len > 0x7fffffff ||
-	    add(buf, size, &off, "ETag: %.*s\r\n", (int)r->etag_len,
+	    fmt_add(buf, size, &off, "ETag: %.*s\r\n", (int)r->etag_len,
 	    r->etag) == -1))
 		return -1;
-	if (r->gzip && add(buf, size, &off, "Content-Encoding: gzip\r\n") == -1)
+	if (r->gzip && fmt_add(buf, size, &off, "Content-Encoding: gzip\r\n") == -1)
 		return -1;
-	if (r->vary && add(buf, size, &off, "Vary: Accept-Encoding\r\n") == -1)
+	if (r->vary && fmt_add(buf, size, &off, "Vary: Accept-Encoding\r\n") == -1)
 		return -1;
 	if (r->allow != NULL &&
-	    add(buf, size, &off, "Allow: %s\r\n", r->allow) == -1)
+	    fmt_add(buf, size, &off, "Allow: %s\r\n", r->allow) == -1)
 		return -1;
-	if (r->retry_after > 0 && add(buf, size, &off,
+	if (r->retry_after > 0 && fmt_add(buf, size, &off,
 	    "Retry-After: %ld\r\n", r->retry_after) == -1)
 		return -1;
-	if (r->auth && add(buf, size, &off,
+	if (r->auth && fmt_add(buf, size, &off,
 	    "WWW-Authenticate: Bearer realm=\"todos-fcgi\"\r\n") == -1)
 		return -1;
-	if (add(buf, size, &off, "\r\n") == -1)
+	if (fmt_add(buf, size, &off, "\r\n") == -1)
 		return -1;
 	return (int)off;
 }
@@ -108,17 +86,17 @@ reply_cache_status(char *buf, size_t size, const struct cstatus *cs)
 {
 	size_t	off = 0;
 
-	if (add(buf, size, &off, "%s", REPLY_CACHE_NAME) == -1 ||
-	    (cs->hit && add(buf, size, &off, "; hit") == -1) ||
+	if (fmt_add(buf, size, &off, "%s", REPLY_CACHE_NAME) == -1 ||
+	    (cs->hit && fmt_add(buf, size, &off, "; hit") == -1) ||
 	    (cs->fwd != NULL &&
-	    add(buf, size, &off, "; fwd=%s", cs->fwd) == -1) ||
+	    fmt_add(buf, size, &off, "; fwd=%s", cs->fwd) == -1) ||
 	    (cs->fwd_status > 0 &&
-	    add(buf, size, &off, "; fwd-status=%d", cs->fwd_status) == -1) ||
-	    (cs->stored && add(buf, size, &off, "; stored") == -1) ||
-	    (cs->collapsed && add(buf, size, &off, "; collapsed") == -1) ||
-	    (cs->has_ttl && add(buf, size, &off, "; ttl=%ld", cs->ttl) == -1) ||
+	    fmt_add(buf, size, &off, "; fwd-status=%d", cs->fwd_status) == -1) ||
+	    (cs->stored && fmt_add(buf, size, &off, "; stored") == -1) ||
+	    (cs->collapsed && fmt_add(buf, size, &off, "; collapsed") == -1) ||
+	    (cs->has_ttl && fmt_add(buf, size, &off, "; ttl=%ld", cs->ttl) == -1) ||
 	    (cs->detail != NULL &&
-	    add(buf, size, &off, "; detail=%s", cs->detail) == -1))
+	    fmt_add(buf, size, &off, "; detail=%s", cs->detail) == -1))
 		return -1;
 	return (int)off;
 }
