@@ -12,7 +12,7 @@
 # see bench/results/README.md.  `$(PYTHON) bench/bench.py --report` redraws
 # the table and chart from latest.json without measuring.
 
-BENCH_DEBS	= wrk gnuplot-nox python3
+BENCH_DEBS	= wrk gnuplot-nox python3 nginx
 # Target names expand where this file is included: do not rely on O yet.
 BENCH_DIR	:= $(or $(O),build)/bench
 BENCH_CONST	 = $(BENCH_DIR)/const_fcgi

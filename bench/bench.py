@@ -14,7 +14,11 @@ directory, each process stopped by PID at the end):
   - C: lighttpd serving that body as a static file (generated config,
     mod_staticfile only);
   - A0, in the random-id scenarios only: A with LOCAL_CACHE_BYTES=0, so
-    that every HIT is a Redis GET and the number of keys in Redis can show.
+    that every HIT is a Redis GET and the number of keys in Redis can show;
+  - A-nginx and B-nginx, in the "nginx front" scenarios: A and B behind
+    nginx/run instead (the daemon's --listen workers, kept FastCGI
+    connections, nginx/run's default NGINX_WORKERS, NGINX_KEEPALIVE and
+    FCGI_PROCS), next to B for B-nginx / B.
 
 Then measures with wrk, the servers alternating in every repetition, and
 writes bench/results/latest.{md,json,png} (see bench/results/README.md).
@@ -80,16 +84,27 @@ WRK_THREADS = 2
 CACHE_TTL = 86400          # entries stay fresh for the whole run: every
                            # measured answer is a HIT, never a STALE refresh
 PREFIX = "todos:v1:"       # the project's default CACHE_PREFIX
-SERVERS = ("A", "A0", "B", "C")
+SERVERS = ("A", "A0", "B", "C", "A-nginx", "B-nginx")
 SERVER_NAMES = {"A": "A project", "A0": "A0 project, LOCAL_CACHE_BYTES=0",
-                "B": "B const FastCGI", "C": "C static file"}
+                "B": "B const FastCGI", "C": "C static file",
+                "A-nginx": "A-nginx project, nginx/run",
+                "B-nginx": "B-nginx const FastCGI, nginx/run"}
+# Each server's ceiling, for the "vs ceiling" column: B-nginx's is B, the
+# lighttpd ceiling, so that the row shows what the front alone changes.
+CEILING = {"A-nginx": "B-nginx", "B-nginx": "B"}
 ABC = ("A", "B", "C")
+# B in the nginx rows too: B-nginx / B from the same alternation.
+NGINX = ("A-nginx", "B-nginx", "B")
 # A0 is the project with its in-process cache off, so that every HIT is a
 # Redis GET: with it on (the default), a HIT of a todo the responder has
 # seen does not reach Redis, and the number of keys there could not matter.
 WITH_A0 = ("A", "A0", "B", "C")
-# Headers lighttpd adds itself; the rest of a HIT's head is the responder's.
+# Headers lighttpd (and nginx) add themselves; the rest of a HIT's head is
+# the responder's.
 LIGHTTPD_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
+# nginx/run's defaults (None: not set, so that the script's own apply);
+# the harness's nginx Service would otherwise set smaller test values.
+NGINX_ENV = {"NGINX_WORKERS": None, "NGINX_KEEPALIVE": None, "FCGI_PROCS": None}
 
 # (key, title, short label, path, connections, body set, random ids, phase,
 #  servers); phase 2 runs after the synthetic keys are in Redis.
@@ -104,6 +119,12 @@ SCENARIOS = [
      "/get_todos", 32, "list", 0, 1, ABC),
     ("rand-c32", "HIT random id 1..200, 32 connections, 201 keys in Redis", "random c32",
      "/get_todos/1", 32, "rand", TODOS, 1, WITH_A0),
+    ("one-c32-nginx", "HIT /get_todos/1, 32 connections, nginx front", "todo c32 nginx",
+     "/get_todos/1", 32, "one", 0, 1, NGINX),
+    ("list-c32-nginx", "HIT /get_todos (list), 32 connections, nginx front", "list c32 nginx",
+     "/get_todos", 32, "list", 0, 1, NGINX),
+    ("rand-c32-nginx", "HIT random id 1..200, 32 connections, nginx front",
+     "random c32 nginx", "/get_todos/1", 32, "rand", TODOS, 1, NGINX),
     # C never reads Redis: B alone shows any drift since the row above.
     ("rand-c32-big", "HIT random id 1..200, 32 connections, +{keys} keys in Redis",
      "random c32 +keys", "/get_todos/1", 32, "rand", TODOS, 2, ("A", "A0", "B")),
@@ -482,7 +503,14 @@ class Bench:
             self.subdir("A0"), RESPONDER=RESPONDER, REDIS_URL=self.redis.url,
             UPSTREAM_URL=self.upstream.url, CACHE_TTL=CACHE_TTL, LOCAL_CACHE_BYTES=0,
             FCGI_PROCS=None, LOG_LEVEL="warn").start())
-        self.b, self.c = {}, {}
+        # FCGI_PORT picked here: nginx/run's PORT+10000 may be another
+        # server's free port.
+        self.an = self.started(harness.Service(
+            self.subdir("A-nginx"), front="nginx", RESPONDER=RESPONDER,
+            REDIS_URL=self.redis.url, UPSTREAM_URL=self.upstream.url,
+            CACHE_TTL=CACHE_TTL, LOG_LEVEL="warn", FCGI_PORT=harness.free_port(),
+            **NGINX_ENV).start())
+        self.b, self.c, self.bn = {}, {}, {}
         for name, cap in self.captures.items():
             d = self.subdir(f"B-{name}")
             resp = os.path.join(d, "response")
@@ -491,6 +519,10 @@ class Bench:
             self.b[name] = self.started(harness.Service(
                 d, RESPONDER=CONST, CONST_RESPONSE=resp, REDIS_URL=self.redis.url,
                 FCGI_PROCS=None, LOG_LEVEL=None).start())
+            self.bn[name] = self.started(harness.Service(
+                self.subdir(f"B-nginx-{name}"), front="nginx", RESPONDER=CONST,
+                CONST_RESPONSE=resp, REDIS_URL=self.redis.url, LOG_LEVEL=None,
+                FCGI_PORT=harness.free_port(), **NGINX_ENV).start())
             d = self.subdir(f"C-{name}")
             docroot = os.path.join(d, "docroot")
             body = os.path.join(d, "body")
@@ -634,16 +666,28 @@ class Bench:
                 status, _, headers, body = http_get(self.c[name].port, path)
                 if status != 200 or body != cap["body"]:
                     raise BenchError(f"C ({name}) {path}: {status}, body differs")
+            # nginx may order the responder's headers its own way.
+            status, _, headers, body = http_get(self.an.port, cap["path"])
+            if status != 200 or header(headers, "x-cache") != "HIT" or body != cap["body"]:
+                raise BenchError(f"A-nginx {cap['path']}: not the same HIT "
+                                 f"({status}, {header(headers, 'x-cache')})")
+            status, _, headers, body = http_get(self.bn[name].port, cap["path"])
+            if (status, sorted(own_headers(headers)), body) != (
+                    cap["status"], sorted(cap["headers"]), cap["body"]):
+                raise BenchError(f"B-nginx ({name}) does not answer the captured HIT:\n"
+                                 f"{status} {own_headers(headers)} {body[:100]!r}")
 
     def server_port(self, server, bodies):
-        return {"A": self.a, "A0": self.a0, "B": self.b[bodies],
-                "C": self.c[bodies]}[server].port
+        return {"A": self.a, "A0": self.a0, "B": self.b[bodies], "C": self.c[bodies],
+                "A-nginx": self.an, "B-nginx": self.bn[bodies]}[server].port
 
     def warm_up(self):
         """One second of load on every server, once (nothing measured)."""
-        targets = [(self.a.port, "/get_todos/1"), (self.a0.port, "/get_todos/1")]
+        targets = [(self.a.port, "/get_todos/1"), (self.a0.port, "/get_todos/1"),
+                   (self.an.port, "/get_todos/1"), (self.an.port, "/get_todos")]
         for name, cap in self.captures.items():
-            targets += [(self.b[name].port, cap["path"]), (self.c[name].port, cap["path"])]
+            targets += [(self.b[name].port, cap["path"]), (self.c[name].port, cap["path"]),
+                        (self.bn[name].port, cap["path"])]
         for port, path in targets:
             subprocess.run(["wrk", "-t1", "-c8", "-d1s", f"http://127.0.0.1:{port}{path}"],
                            capture_output=True, timeout=60, check=True)
@@ -690,13 +734,17 @@ class Bench:
                           "responders": [vm_rss_kib(p) for p in harness.children(lpid)]}
         for name, s in self.c.items():
             out[f"C-{name}"] = {"lighttpd": vm_rss_kib(s.proc.pid), "responders": []}
+        for label, svc in [("A-nginx", self.an)] + [(f"B-nginx-{n}", s)
+                                                    for n, s in self.bn.items()]:
+            out[label] = {"nginx": vm_rss_kib(svc.front_pid()),
+                          "responders": [vm_rss_kib(p) for p in svc.responder_pids()]}
         self.out["rss_kib"] = out
 
     def run(self):
         t0 = time.monotonic()
         self.out["machine"] = machine()
         self.out["loadavg_before"] = loadavg()
-        for tool in ("wrk", "gnuplot", "lighttpd", "redis-server"):
+        for tool in ("wrk", "gnuplot", "lighttpd", "nginx", "redis-server"):
             if shutil.which(tool) is None:
                 raise BenchError(f"{tool} is not installed (make bench installs it)")
         for binary in (RESPONDER, CONST):
@@ -710,6 +758,10 @@ class Bench:
         self.start_ceilings()
         self.verify()
         self.out["procs"] = self.procs
+        # nginx/run's own line: its workers, keepalive and daemon workers.
+        self.out["nginx"] = {"procs": len(self.an.responder_pids()),
+                             "line": next((l for l in self.an.output().splitlines()
+                                           if "nginx keeping" in l), "?")}
         self.out["rep_id"] = self.rep_id
         self.warm_up()
         upstream_before = self.upstream.count()
@@ -773,6 +825,9 @@ def markdown(out, rows):
         f"(servers alternating, order rotated each repetition); "
         f"{out.get('procs', '?')} responders each for A and B (FCGI_PROCS default: the cores); "
         f"wrk and the servers share the cores",
+        f"- nginx front: nginx/run's defaults, {out.get('nginx', {}).get('procs', '?')} "
+        "daemon workers each for A-nginx and B-nginx; nginx/run said: "
+        f"\"{out.get('nginx', {}).get('line', '?')}\"",
         "- A: the project (lighttpd/run, Redis on a unix socket, CACHE_TTL="
         f"{CACHE_TTL}); B: bench/const_fcgi, same lighttpd/run and config, "
         "answering the captured HIT (same status, headers, body); C: lighttpd, "
@@ -781,16 +836,16 @@ def markdown(out, rows):
         f"- load average before/after: {out.get('loadavg_before', '?')} / "
         f"{out.get('loadavg_after', '?')} (anything else running shares the cores too)",
         "",
-        "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs B | spread | errors |",
+        "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs ceiling | spread | errors |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
     ]
     for key, title, *_ in SCENARIOS:
         title = title.format(keys=f"{out['keys']:,}")
-        ceiling = rows.get((key, "B"), {}).get("rps")
         for server in SERVERS:
             r = rows.get((key, server))
             if r is None:
                 continue
+            ceiling = rows.get((key, CEILING.get(server, "B")), {}).get("rps")
             ratio = f"{r['rps'] / ceiling:.2f}" if ceiling else "-"
             spread = f"{r['spread']:.0%}" if r["n"] > 1 else "-"
             lines.append(f"| {title} | {SERVER_NAMES[server]} | {r['rps']:,.0f} | "
@@ -806,7 +861,8 @@ def markdown(out, rows):
                      f"{fmt_ms(cold['p99_ms'])} | - | - | {cold['requests'] - cold['ok']} |")
         lines.append(f"| {title} | the upstream alone | {d['rps']:,.1f} | "
                      f"{fmt_ms(d['p50_ms'])} | {fmt_ms(d['p99_ms'])} | - | - | 0 |")
-    lines += ["", "req/s, p50, p99: medians over the repetitions; vs B: req/s over B's; "
+    lines += ["", "req/s, p50, p99: medians over the repetitions; vs ceiling: req/s over "
+              "B's (A-nginx: over B-nginx's; B-nginx: over B's, the lighttpd ceiling); "
               "spread: (highest - lowest req/s) / median, a large one means the machine, "
               "not the server, moved the number; errors: non-2xx answers plus socket "
               "errors, summed over the repetitions.", ""]
@@ -848,9 +904,15 @@ def markdown(out, rows):
         parts = []
         for label, r in rss.items():
             resp = "/".join(str(x) for x in r["responders"])
-            parts.append(f"{label}: lighttpd {r['lighttpd']}"
+            front = "nginx" if "nginx" in r else "lighttpd"
+            parts.append(f"{label}: {front} {r[front]}"
                          + (f", responders {resp}" if resp else ""))
         lines.append("- RSS after the run (KiB): " + "; ".join(parts))
+    for key, title, *_ in SCENARIOS:
+        a, bn, b = (rows.get((key, s), {}).get("rps") for s in ("A-nginx", "B-nginx", "B"))
+        if a and bn and b:
+            lines.append(f"- {title}: A-nginx / B-nginx {a / bn:.2f} (target >= 0.90); "
+                         f"B-nginx / B (the lighttpd ceiling) {bn / b:.2f}")
     for note in out["notes"]:
         lines.append(f"- {note}")
     if "elapsed_s" in out:
@@ -862,7 +924,7 @@ def chart(out, rows):
     data = os.path.join(RESULTS, "latest.dat")
     script = os.path.join(RESULTS, "latest.gp")
     with open(data, "w") as f:
-        f.write("# scenario A A0 B C: median 2xx req/s (- : not run)\n")
+        f.write("# scenario " + " ".join(SERVERS) + ": median 2xx req/s (- : not run)\n")
         for key, _, label, *_ in SCENARIOS:
             vals = [rows.get((key, s), {}).get("rps") for s in SERVERS]
             f.write(f'"{label}" ' + " ".join("-" if v is None else f"{v:.0f}" for v in vals)
@@ -885,7 +947,9 @@ set datafile missing "-"
 plot "{data}" using 2:xtic(1) title "{SERVER_NAMES['A']}", \\
      "" using 3 title "{SERVER_NAMES['A0']}", \\
      "" using 4 title "{SERVER_NAMES['B']} (ceiling)", \\
-     "" using 5 title "{SERVER_NAMES['C']}"
+     "" using 5 title "{SERVER_NAMES['C']}", \\
+     "" using 6 title "{SERVER_NAMES['A-nginx']}", \\
+     "" using 7 title "{SERVER_NAMES['B-nginx']} (ceiling)"
 """)
     r = subprocess.run(["gnuplot", script], capture_output=True, text=True, timeout=60)
     if r.returncode != 0:
