@@ -820,6 +820,75 @@ test_config_error_one_line(void **state)
 	done();
 }
 
+/* REDIS_SENTINELS and REDIS_MASTER: parsed together, errors name either. */
+static void
+test_config_sentinels(void **state)
+{
+	struct config	c;
+	char		err[256];
+
+	(void)state;
+	env_two("REDIS_SENTINELS", "127.0.0.1:26379,sentinel-b:26380,[::1]:1",
+	    "REDIS_MASTER", "mymaster");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	assert_memory_equal(err, "REDIS_SENTINELS:", 16);
+
+	env_two("REDIS_SENTINELS", "127.0.0.1:26379,sentinel-b:26380",
+	    "REDIS_MASTER", "mymaster");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_int_equal(c.redis.nsentinels, 2);
+	assert_string_equal(c.redis.sentinels[0].host, "127.0.0.1");
+	assert_int_equal(c.redis.sentinels[0].port, 26379);
+	assert_string_equal(c.redis.sentinels[1].host, "sentinel-b");
+	assert_int_equal(c.redis.sentinels[1].port, 26380);
+	assert_string_equal(c.redis.master, "mymaster");
+
+	env_one("REDIS_SENTINELS", "127.0.0.1:26379");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	assert_memory_equal(err, "REDIS_MASTER:", 13);
+	env_one("REDIS_MASTER", "mymaster");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	assert_memory_equal(err, "REDIS_MASTER:", 13);
+	env_two("REDIS_SENTINELS", "h:0", "REDIS_MASTER", "m");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	env_two("REDIS_SENTINELS", "h", "REDIS_MASTER", "m");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	env_two("REDIS_SENTINELS", "a:1,b:2,c:3,d:4,e:5,f:6,g:7,h:8,i:9",
+	    "REDIS_MASTER", "m");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	env_two("REDIS_SENTINELS", "h:1", "REDIS_MASTER", "bad name");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	assert_memory_equal(err, "REDIS_MASTER:", 13);
+	env_one("REDIS_SENTINELS", "");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_int_equal(c.redis.nsentinels, 0);
+}
+
+/* METRICS_FILE: absolute, or RUNDIR/metrics by default, or none. */
+static void
+test_config_metrics_file(void **state)
+{
+	struct config	c;
+	char		err[256];
+
+	(void)state;
+	env_one("METRICS_FILE", NULL);
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_file, "");
+	env_one("RUNDIR", "/tmp/todos-fcgi-5000");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_file, "/tmp/todos-fcgi-5000/metrics");
+	env_one("RUNDIR", "relative/dir");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_file, "");
+	env_two("METRICS_FILE", "/var/run/m", "RUNDIR", "/tmp/x");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), 0);
+	assert_string_equal(c.metrics_file, "/var/run/m");
+	env_one("METRICS_FILE", "metrics");
+	assert_int_equal(config_load(&c, lookup, err, sizeof(err)), -1);
+	assert_memory_equal(err, "METRICS_FILE:", 13);
+}
+
 int
 main(void)
 {
@@ -840,6 +909,8 @@ main(void)
 		cmocka_unit_test_setup(test_config_error_hides_token,
 		    reset_env),
 		cmocka_unit_test_setup(test_config_error_one_line, reset_env),
+		cmocka_unit_test_setup(test_config_sentinels, reset_env),
+		cmocka_unit_test_setup(test_config_metrics_file, reset_env),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -301,6 +301,52 @@ test_route_delete(void **state)
 	assert_int_equal(route_parse("DELETE", "/nope", &r), ERR_NOT_FOUND);
 }
 
+/* /health and /metrics: GET and HEAD only, query ignored, no upstream path. */
+static void
+test_route_ops(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*method, *uri;
+		enum err	 err;
+		enum route_kind	 kind;
+		int		 head;
+	} rows[] = {
+		{ __LINE__, "GET", "/health", ERR_OK, ROUTE_HEALTH, 0 },
+		{ __LINE__, "HEAD", "/health", ERR_OK, ROUTE_HEALTH, 1 },
+		{ __LINE__, "GET", "/health?full=1", ERR_OK, ROUTE_HEALTH, 0 },
+		{ __LINE__, "GET", "/metrics", ERR_OK, ROUTE_METRICS, 0 },
+		{ __LINE__, "HEAD", "/metrics#x", ERR_OK, ROUTE_METRICS, 1 },
+		{ __LINE__, "POST", "/health", ERR_METHOD, 0, 0 },
+		{ __LINE__, "DELETE", "/metrics", ERR_METHOD, 0, 0 },
+		{ __LINE__, NULL, "/metrics", ERR_METHOD, 0, 0 },
+		{ __LINE__, "GET", "/healthz", ERR_NOT_FOUND, 0, 0 },
+		{ __LINE__, "GET", "/health/", ERR_NOT_FOUND, 0, 0 },
+		{ __LINE__, "GET", "/metric", ERR_NOT_FOUND, 0, 0 },
+		{ __LINE__, "GET", "//health", ERR_NOT_FOUND, 0, 0 },
+		{ __LINE__, "GET", "/HEALTH", ERR_NOT_FOUND, 0, 0 },
+	};
+	struct route	r;
+	char		path[32];
+	size_t		i;
+	enum err	e;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		e = route_parse(rows[i].method, rows[i].uri, &r);
+		if (e != rows[i].err || (e == ERR_OK &&
+		    (r.kind != rows[i].kind || r.head != rows[i].head ||
+		    r.purge != 0 || r.id != 0 ||
+		    route_path(&r, path, sizeof(path)) != -1)))
+			row_fail(rows[i].line, "route_parse(%s, %s): err %d "
+			    "kind %d head %d, want err %d kind %d head %d",
+			    rows[i].method ? rows[i].method : "NULL",
+			    rows[i].uri, (int)e, (int)r.kind, r.head,
+			    (int)rows[i].err, (int)rows[i].kind, rows[i].head);
+	}
+	done();
+}
+
 int
 main(void)
 {
@@ -309,6 +355,7 @@ main(void)
 		cmocka_unit_test_setup(test_route_path, reset),
 		cmocka_unit_test_setup(test_route_parse_then_path, reset),
 		cmocka_unit_test(test_route_delete),
+		cmocka_unit_test_setup(test_route_ops, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
