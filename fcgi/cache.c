@@ -175,6 +175,33 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 	return NULL;
 }
 
+/*
+ * The one way a reply Redis should not have sent is handled: counted,
+ * logged, freed.  Returns ERR_CACHE_REPLY.
+ */
+static enum err
+odd_reply(redisReply *r, const char *what)
+{
+	metrics_redis_error();
+	if (r->type == REDIS_REPLY_ERROR)
+		log_warn("%s: redis %s: %.200s", __func__, what, r->str);
+	else
+		log_warn("%s: redis %s: unexpected reply type %d", __func__,
+		    what, r->type);
+	freeReplyObject(r);
+	return ERR_CACHE_REPLY;
+}
+
+/* The reply check shared by commands whose answer must be +OK. */
+static enum err
+status_ok(redisReply *r, const char *what)
+{
+	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0)
+		return odd_reply(r, what);
+	freeReplyObject(r);
+	return ERR_OK;
+}
+
 enum err
 cache_get(struct cache *c, const char *key, size_t keylen, const char **val,
     size_t *len)
@@ -197,33 +224,9 @@ cache_get(struct cache *c, const char *key, size_t keylen, const char **val,
 		*val = r->str;
 		*len = r->len;
 		return ERR_OK;
-	case REDIS_REPLY_ERROR:
-		metrics_redis_error();
-		log_warn("%s: redis GET: %.200s", __func__, r->str);
-		break;
 	default:
-		log_warn("%s: redis GET: unexpected reply type %d", __func__,
-		    r->type);
-		break;
+		return odd_reply(r, "GET");
 	}
-	freeReplyObject(r);
-	return ERR_CACHE_REPLY;
-}
-
-/* The reply type check shared by commands whose answer must be +OK. */
-static enum err
-status_ok(redisReply *r, const char *what)
-{
-	enum err	e = ERR_OK;
-
-	if (r->type != REDIS_REPLY_STATUS || strcmp(r->str, "OK") != 0) {
-		metrics_redis_error();
-		log_warn("%s: redis %s: %.200s", __func__, what,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		e = ERR_CACHE_REPLY;
-	}
-	freeReplyObject(r);
-	return e;
 }
 
 /*
@@ -287,12 +290,8 @@ cache_mget(struct cache *c, size_t n, const char *const *keys,
 	}
 	if ((r = command(c, (int)n + 1, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
-	if (r->type != REDIS_REPLY_ARRAY || r->elements != n) {
-		log_warn("%s: redis MGET: %.200s", __func__,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		freeReplyObject(r);
-		return ERR_CACHE_REPLY;
-	}
+	if (r->type != REDIS_REPLY_ARRAY || r->elements != n)
+		return odd_reply(r, "MGET");
 	for (i = 0; i < n; i++) {
 		el = r->element[i];
 		if (el->type == REDIS_REPLY_STRING) {
@@ -334,18 +333,14 @@ cache_unlock(struct cache *c, const char *key, size_t keylen,
 	size_t		 argvlen[] = { 4, sizeof(UNLOCK_SCRIPT) - 1, 1, keylen,
 			    tokenlen };
 	redisReply	*r;
-	enum err	 e = ERR_OK;
 
 	release_hit(c);
 	if ((r = command(c, 5, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
-	if (r->type != REDIS_REPLY_INTEGER) {
-		log_warn("%s: redis EVAL: %.200s", __func__,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		e = ERR_CACHE_REPLY;
-	}
+	if (r->type != REDIS_REPLY_INTEGER)
+		return odd_reply(r, "EVAL (unlock)");
 	freeReplyObject(r);
-	return e;
+	return ERR_OK;
 }
 
 enum err
@@ -355,21 +350,16 @@ cache_del(struct cache *c, const char *key, size_t keylen,
 	const char	*argv[] = { "DEL", key };
 	size_t		 argvlen[] = { 3, keylen };
 	redisReply	*r;
-	enum err	 e = ERR_OK;
 
 	*removed = 0;
 	release_hit(c);
 	if ((r = command(c, 2, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
-	if (r->type == REDIS_REPLY_INTEGER)
-		*removed = r->integer;
-	else {
-		log_warn("%s: redis DEL: %.200s", __func__,
-		    r->type == REDIS_REPLY_ERROR ? r->str : "unexpected reply");
-		e = ERR_CACHE_REPLY;
-	}
+	if (r->type != REDIS_REPLY_INTEGER)
+		return odd_reply(r, "DEL");
+	*removed = r->integer;
 	freeReplyObject(r);
-	return e;
+	return ERR_OK;
 }
 
 unsigned long
@@ -410,17 +400,14 @@ cache_replace(struct cache *c, const char *key, size_t keylen,
 	size_t		 argvlen[] = { 4, sizeof(REPLACE_SCRIPT) - 1, 1, keylen,
 			    oldlen, len };
 	redisReply	*r;
-	enum err	 e = ERR_OK;
 
 	release_hit(c);
 	if ((r = command(c, 6, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
-	if (r->type == REDIS_REPLY_ERROR) {
-		log_warn("%s: redis EVAL: %.200s", __func__, r->str);
-		e = ERR_CACHE_REPLY;
-	}
+	if (r->type == REDIS_REPLY_ERROR)
+		return odd_reply(r, "EVAL (replace)");
 	freeReplyObject(r);
-	return e;
+	return ERR_OK;
 }
 
 enum err
