@@ -4,7 +4,8 @@
 #   make run        install what is missing, build, serve on $PORT (5000)
 #   make demo       the same, against the local upstream (no internet needed)
 #   make test       install what is missing, build, run every suite twice:
-#                   plain, then under AddressSanitizer + UBSan; then the
+#                   plain, then under AddressSanitizer + UBSan, the unit
+#                   tests under ThreadSanitizer; then the
 #                   fuzzers (10 s each) and a short soak (load + faults,
 #                   then valgrind)
 #   make fuzz       each fuzzer for FUZZ_SECONDS (60)
@@ -40,7 +41,8 @@ DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
 DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
 DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
-	     clang libclang-rt-14-dev valgrind apache2 nginx redis-sentinel
+	     clang libclang-rt-14-dev libtsan2 valgrind apache2 nginx \
+	     redis-sentinel
 
 .PHONY: all run demo test unit integration sanitize deps-build deps-run \
 	deps-test clean
@@ -130,6 +132,7 @@ test: deps-test
 	$(MAKE) unit
 	$(MAKE) integration
 	$(MAKE) sanitize
+	$(MAKE) tsan
 	$(MAKE) fuzz-smoke
 	$(MAKE) soak-short
 	$(MAKE) bench-quick
@@ -138,5 +141,6 @@ clean:
 	rm -rf build
 
 include tests/fuzz/fuzz.mk
+include tests/unit/tsan.mk
 include tests/soak/soak.mk
 include bench/bench.mk

@@ -3,16 +3,22 @@
 # DEBS_BUILD, DEBS_RUN and install_missing it uses.
 #
 #   make bench          the full comparison (5 s runs, 3 repetitions,
-#                       1,000,000 extra Redis keys): a few minutes
+#                       1,000,000 extra Redis keys), then the cache
+#                       scenarios next to nginx proxy_cache and Varnish
+#                       (cold 10 s, waves 15 s): about 10 minutes
 #   make bench-quick    the same steps in seconds (BENCH_QUICK=1: 1 s runs,
-#                       1 repetition, 10,000 keys, 20 cold ids); `make test`
-#                       runs it to keep it working.  Speed never fails it.
+#                       1 repetition, 10,000 keys, 20 cold ids, cold 2 s,
+#                       waves 3 s); `make test` runs it to keep it working.
+#                       Speed never fails it.
+#
+#   BENCH_ONLY=cold,waves make bench   only some scenario groups (hit, cold,
+#                       waves; see bench/bench.py)
 #
 # Results: bench/results/latest.md (also printed), latest.png, latest.json;
 # see bench/results/README.md.  `$(PYTHON) bench/bench.py --report` redraws
 # the table and chart from latest.json without measuring.
 
-BENCH_DEBS	= wrk gnuplot-nox python3 nginx
+BENCH_DEBS	= wrk gnuplot-nox python3 nginx varnish
 # Target names expand where this file is included: do not rely on O yet.
 BENCH_DIR	:= $(or $(O),build)/bench
 BENCH_CONST	 = $(BENCH_DIR)/const_fcgi

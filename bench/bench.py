@@ -20,14 +20,50 @@ directory, each process stopped by PID at the end):
     connections, nginx/run's default NGINX_WORKERS, NGINX_KEEPALIVE and
     FCGI_PROCS), next to B for B-nginx / B.
 
-Then measures with wrk, the servers alternating in every repetition, and
-writes bench/results/latest.{md,json,png} (see bench/results/README.md).
+Then measures with wrk, the servers alternating in every repetition.
+
+After that (everything above stopped first), the cache scenarios, each
+server with its own fake upstream (120-700 ms) so that the upstream's
+request counts are per server, started afresh for each scenario:
+
+  - project: the project in its default configuration through lighttpd/run
+    (as `make run`: no FCGI_PROCS or thread setting, LOG_LEVEL left at
+    info), with its own redis-server on a unix socket;
+  - nginx: nginx proxy_cache in front of its upstream (generated config:
+    proxy_cache_valid, proxy_cache_use_stale updating error timeout,
+    proxy_cache_background_update, proxy_cache_lock);
+  - varnish: varnishd with a generated VCL (beresp.ttl, beresp.grace 60 s).
+
+  cold            empty caches; wrk, 64 connections, random ids 1..COLD_IDS,
+                  COLD_SECONDS; the project must fetch each id from the
+                  upstream at most once (counted per id against the ids
+                  wrk asked for, see bench/wrk.lua's BENCH_TRACK); every
+                  server keeps an entry fresh for 60 s (the project's
+                  default CACHE_TTL), so nothing expires during the run.
+  waves           all 200 ids fetched first (upstream latency off), then
+                  wrk, 32 connections, random ids, WAVES_SECONDS, with
+                  entries fresh for 3 s and usable stale for 60 s (project:
+                  CACHE_TTL=3 STALE_WHILE_REVALIDATE=60 STALE_TTL=60), so
+                  that every key goes stale about every 3 s while read;
+  waves-noexpire  the same load on the project with CACHE_TTL=3600, the
+                  rate that waves is held against.
+
+For each: 2xx/s, non-2xx answers, socket errors, p50/p99/max latency
+(wrk's), upstream requests per key; then the project's responders'
+memory (/proc/PID/smaps_rollup: RSS, PSS, Private) after each run, and
+the targets (printed, never enforced).  All of it goes to
+bench/results/latest.{md,json}; the chart (latest.png) shows the HIT
+scenarios only (see bench/results/README.md).
 
 Environment: BENCH_QUICK=1 (1 s runs, 1 repetition, 10,000 extra keys,
-20 cold ids), or each of BENCH_SECONDS, BENCH_REPS, BENCH_KEYS,
-BENCH_COLD_IDS; RESPONDER (todos-fcgi) and CONST_FCGI (const_fcgi) binaries.
+20 cold ids, cold 2 s, waves 3 s), or each of BENCH_SECONDS, BENCH_REPS,
+BENCH_KEYS, BENCH_COLD_IDS, BENCH_COLD_SECONDS, BENCH_WAVES_SECONDS;
+BENCH_ONLY=hit,cold,waves (a comma-separated subset: "hit" is everything
+before the cache scenarios, "waves" includes waves-noexpire; default all
+three); RESPONDER (todos-fcgi) and CONST_FCGI (const_fcgi) binaries.
 Exit status 0 when every step ran, whatever the numbers; 1 when something
-could not run or the cold start asked the upstream more than once per id.
+could not run or the project's cold start or cold scenario asked the
+upstream more than once for an id.
 """
 
 import http.client
@@ -76,6 +112,23 @@ SECONDS = env_int("BENCH_SECONDS", 1 if QUICK else 5, 1, 600)
 REPS = env_int("BENCH_REPS", 1 if QUICK else 3, 1, 99)
 KEYS = env_int("BENCH_KEYS", 10_000 if QUICK else 1_000_000, 1, 50_000_000)
 COLD_IDS = env_int("BENCH_COLD_IDS", 20 if QUICK else 200, 1, 200)
+COLD_SECONDS = env_int("BENCH_COLD_SECONDS", 2 if QUICK else 10, 1, 600)
+WAVES_SECONDS = env_int("BENCH_WAVES_SECONDS", 3 if QUICK else 15, 1, 600)
+GROUPS = ("hit", "cold", "waves")
+
+
+def env_groups(name):
+    raw = os.environ.get(name, "")
+    if raw.strip() == "":
+        return set(GROUPS)
+    chosen = {g.strip() for g in raw.split(",") if g.strip()}
+    if not chosen or chosen - set(GROUPS):
+        raise SystemExit(f"bench: {name}: '{raw}' is not a comma-separated subset of "
+                         + ",".join(GROUPS))
+    return chosen
+
+
+ONLY = env_groups("BENCH_ONLY")
 COLD_CLIENTS = 64          # concurrent clients of the cold start
 COLD_COPIES = 2            # each cold id is asked for this many times
 TODOS = 200                # ids the upstream knows
@@ -102,6 +155,38 @@ WITH_A0 = ("A", "A0", "B", "C")
 # Headers lighttpd (and nginx) add themselves; the rest of a HIT's head is
 # the responder's.
 LIGHTTPD_HEADERS = {"date", "server", "connection", "transfer-encoding", "keep-alive"}
+# -- the cache scenarios (cold, waves): each row a server with its own
+# upstream; the project's rows in its default configuration but for the
+# freshness the scenario needs.
+ROWS = ("project", "nginx", "varnish")
+ROW_NAMES = {"project": "project (lighttpd/run, defaults)",
+             "nginx": "nginx proxy_cache", "varnish": "Varnish"}
+# The project's settings that must stay unset, so that lighttpd/run and
+# the responder apply their defaults (None pops them from the environment
+# that harness.Service passes on); the harness's own defaults otherwise.
+DEFAULTS_ENV = {"FCGI_PROCS": None, "FCGI_THREADS": None, "LOG_LEVEL": None}
+STALE_S = 60               # waves: how long past freshness an entry is used
+VARNISHD = shutil.which("varnishd") or "/usr/sbin/varnishd"
+# (key, title, seconds, connections, ids, warm first, rows, the project's
+# environment, the references' freshness in seconds).  cold: the project's
+# defaults (CACHE_TTL 60): nothing expires during the run, so every
+# upstream request is a fill; the references keep entries fresh as long.
+CACHE_SCENARIOS = [
+    ("cold", "cold: empty caches, random ids 1..{ids}, {conns} connections, {secs} s",
+     COLD_SECONDS, 64, COLD_IDS, False, ROWS, {}, 60),
+    ("waves", "waves: 200 ids warm, fresh 3 s, stale usable 60 s; random ids, "
+     "{conns} connections, {secs} s", WAVES_SECONDS, 32, TODOS, True, ROWS,
+     {"CACHE_TTL": 3, "STALE_WHILE_REVALIDATE": STALE_S, "STALE_TTL": STALE_S}, 3),
+    ("waves-noexpire", "waves-noexpire: the same, entries fresh for the whole run "
+     "(CACHE_TTL=3600)", WAVES_SECONDS, 32, TODOS, True, ("project",),
+     {"CACHE_TTL": 3600}, 3600),
+]
+# The targets printed next to the figures (never enforced).
+TARGET_COLD_P99_MS = 1000
+TARGET_WAVES_P99_MS = 20
+TARGET_WAVES_VS_NOEXPIRE = 0.8
+TARGET_PRIVATE_KIB = 8 * 1024
+
 # nginx/run's defaults (None: not set, so that the script's own apply);
 # the harness's nginx Service would otherwise set smaller test values.
 NGINX_ENV = {"NGINX_WORKERS": None, "NGINX_KEEPALIVE": None, "FCGI_PROCS": None}
@@ -281,13 +366,25 @@ class RedisConn:
 
 
 class Upstream(harness.Upstream):
-    """The harness's fake upstream, started with its latency range."""
+    """The harness's fake upstream, started with its latency range.
+    quiet: its stderr to upstream.log in its directory, not the bench's:
+    Python's socketserver prints a traceback for every kept-alive
+    connection a client resets while idle (Varnish does)."""
+
+    def __init__(self, tmpdir, quiet=False):
+        super().__init__(tmpdir)
+        self.quiet = quiet
 
     def start(self):
         port_file = os.path.join(self.dir, "upstream.port")
-        self.proc = subprocess.Popen(
-            [harness.PYTHON, harness.UPSTREAM, "--quiet", "--port-file", port_file,
-             "--latency-ms", "%d-%d" % LATENCY_MS])
+        err = open(os.path.join(self.dir, "upstream.log"), "ab") if self.quiet else None
+        try:
+            self.proc = subprocess.Popen(
+                [harness.PYTHON, harness.UPSTREAM, "--quiet", "--port-file", port_file,
+                 "--latency-ms", "%d-%d" % LATENCY_MS], stderr=err)
+        finally:
+            if err is not None:
+                err.close()
         harness.wait_for(lambda: os.path.exists(port_file), 10, "the fake upstream to listen")
         with open(port_file) as f:
             self.port = int(f.read())
@@ -345,6 +442,164 @@ class Static:
             self.logf.close()
 
 
+class Reference:
+    """A reference cache (nginx or Varnish) in front of its own upstream,
+    run in the foreground from a generated config in a directory of its
+    own: both drop to their unprivileged users when started as root (nginx
+    workers as nobody, Varnish's manager and cache process as varnish and
+    vcache), which must be able to enter it, so it is a world-traversable
+    temporary directory rather than one under the bench's private one."""
+
+    name = "?"
+
+    def __init__(self, upstream_port, ttl, stale):
+        self.dir = tempfile.mkdtemp(prefix=f"todos-bench-{self.name}-")
+        os.chmod(self.dir, 0o755)
+        self.upstream_port = upstream_port
+        self.ttl = ttl
+        self.stale = stale
+        self.port = harness.free_port()
+        self.proc = None
+        self.log = os.path.join(self.dir, f"{self.name}.log")
+
+    def write(self, name, text):
+        path = os.path.join(self.dir, name)
+        with open(path, "w") as f:
+            f.write(text)
+        os.chmod(path, 0o644)
+        return path
+
+    def command(self):
+        raise NotImplementedError
+
+    def start(self):
+        cmd = self.command()
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen(cmd, stdout=self.logf, stderr=subprocess.STDOUT,
+                                     start_new_session=True)
+        harness.wait_for(self.listening, 30, f"{self.name} on port {self.port}")
+        return self
+
+    def output(self):
+        with open(self.log, "rb") as f:
+            return f.read().decode(errors="replace")
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise BenchError(f"{self.name} exited {self.proc.returncode}:\n{self.output()}")
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                return True
+        except OSError:
+            return False
+
+    def stop(self):
+        if self.proc is not None:
+            harness.stop_process(self.proc, timeout=20)
+            self.proc = None
+            self.logf.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class NginxCache(Reference):
+    """nginx proxy_cache: /get_todos/<id> -> the upstream's /todos/<id>,
+    kept-alive upstream connections, entries fresh for ttl seconds whatever
+    the upstream's Cache-Control says, served stale while one background
+    request refreshes them (and on upstream errors), one fill per key at a
+    time; an entry unread for `stale` seconds is dropped."""
+
+    name = "nginx"
+
+    def command(self):
+        t = self.dir
+        conf = self.write("nginx.conf", f"""# Generated by bench/bench.py: the nginx proxy_cache reference.
+worker_processes auto;
+pid {t}/nginx.pid;
+error_log stderr warn;
+
+events {{
+	worker_connections 1024;
+}}
+
+http {{
+	access_log off;
+	server_tokens off;
+	client_body_temp_path {t}/body;
+	proxy_temp_path {t}/proxy;
+	fastcgi_temp_path {t}/fastcgi;
+	uwsgi_temp_path {t}/uwsgi;
+	scgi_temp_path {t}/scgi;
+	proxy_cache_path {t}/cache levels=1:2 keys_zone=todos:10m max_size=64m
+	                 inactive={self.stale}s use_temp_path=off;
+
+	upstream fake_upstream {{
+		server 127.0.0.1:{self.upstream_port};
+		keepalive 32;
+	}}
+
+	server {{
+		listen 127.0.0.1:{self.port};
+
+		location /get_todos/ {{
+			proxy_pass http://fake_upstream/todos/;
+			proxy_http_version 1.1;
+			proxy_set_header Connection "";
+			proxy_cache todos;
+			proxy_ignore_headers Cache-Control Expires;
+			proxy_cache_valid 200 {self.ttl}s;
+			proxy_cache_use_stale updating error timeout;
+			proxy_cache_background_update on;
+			proxy_cache_lock on;
+			add_header X-Cache $upstream_cache_status;
+		}}
+	}}
+}}
+""")
+        return ["nginx", "-p", t, "-c", conf, "-g", "daemon off;", "-e", "stderr"]
+
+
+class Varnish(Reference):
+    """varnishd in the foreground: /get_todos/<id> -> the upstream's
+    /todos/<id>, beresp.ttl = ttl, beresp.grace = stale (a stale object is
+    served while one background fetch refreshes it), 64 MB of malloc
+    storage, no management port.  Started as root it runs in its unix jail
+    (manager as varnish, cache process as vcache); otherwise with -j none.
+    Stopped by the manager's PID (it stops its cache process)."""
+
+    name = "varnish"
+
+    def command(self):
+        vcl = self.write("todos.vcl", f"""# Generated by bench/bench.py: the Varnish reference.
+vcl 4.1;
+
+backend fake_upstream {{
+	.host = "127.0.0.1";
+	.port = "{self.upstream_port}";
+}}
+
+sub vcl_backend_fetch {{
+	set bereq.url = regsub(bereq.url, "^/get_todos/", "/todos/");
+}}
+
+sub vcl_backend_response {{
+	set beresp.ttl = {self.ttl}s;
+	set beresp.grace = {self.stale}s;
+}}
+
+sub vcl_deliver {{
+	if (obj.hits > 0) {{
+		set resp.http.X-Cache = "HIT";
+	}} else {{
+		set resp.http.X-Cache = "MISS";
+	}}
+}}
+""")
+        jail = [] if os.geteuid() == 0 else ["-j", "none"]
+        return [VARNISHD, "-F", *jail, "-n", os.path.join(self.dir, "varnishd"),
+                "-a", f"127.0.0.1:{self.port}", "-T", "none", "-f", vcl,
+                "-s", "malloc,64m"]
+
+
 def fire(port, paths, clients):
     """Asks for every path once, clients at a time, all clients starting
     together.  Returns ([(path, status, X-Cache, seconds)], wall seconds);
@@ -383,12 +638,20 @@ def fire(port, paths, clients):
     return results, time.monotonic() - t0
 
 
-def wrk(port, path, conns, seconds, random_ids=0):
+def wrk(port, path, conns, seconds, random_ids=0, track=False):
     """One wrk run; counts only answers below 400 (2xx here: the bench
-    never sends a conditional request, so no 3xx can come back)."""
+    never sends a conditional request, so no 3xx can come back).
+
+    track: also count the requests sent per id ("asked", {id: n}; see
+    wrk.lua), and give every request until the end of the run to answer:
+    wrk leaves an answer slower than its --timeout (2 s by default) out of
+    the latency distribution, which would hide exactly the slow answers
+    the cache scenarios are about."""
     cmd = ["wrk", f"-t{min(WRK_THREADS, conns)}", f"-c{conns}", f"-d{seconds}s",
            "-s", LUA, f"http://127.0.0.1:{port}{path}"]
-    env = dict(os.environ, BENCH_IDS=str(random_ids))
+    if track:
+        cmd[-1:-1] = ["--timeout", f"{seconds + 2}s"]
+    env = dict(os.environ, BENCH_IDS=str(random_ids), BENCH_TRACK="1" if track else "0")
     try:
         out = subprocess.run(cmd, capture_output=True, text=True, env=env,
                              timeout=seconds + 60)
@@ -405,6 +668,7 @@ def wrk(port, path, conns, seconds, random_ids=0):
         "ok": ok,
         "p50_ms": s["p50_us"] / 1000,
         "p99_ms": s["p99_us"] / 1000,
+        "max_ms": s["max_us"] / 1000,
         "non2xx": s["status"],
         "socket_errors": s["connect"] + s["read"] + s["write"] + s["timeout"],
         "raw": s,
@@ -423,15 +687,70 @@ def vm_rss_kib(pid):
     return None
 
 
+def smaps_rollup(pid):
+    """RSS, PSS and Private (Private_Clean + Private_Dirty) of one process,
+    in KiB, from /proc/PID/smaps_rollup; None if it is gone."""
+    fields = {}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                parts = line.split()
+                if len(parts) == 3 and parts[2] == "kB":
+                    fields[parts[0].rstrip(":")] = int(parts[1])
+    except (FileNotFoundError, ProcessLookupError):
+        return None
+    return {"pid": pid, "rss_kib": fields["Rss"], "pss_kib": fields["Pss"],
+            "private_kib": fields["Private_Clean"] + fields["Private_Dirty"],
+            "private_clean_kib": fields["Private_Clean"],
+            "private_dirty_kib": fields["Private_Dirty"],
+            "anonymous_kib": fields.get("Anonymous"), "threads": thread_count(pid)}
+
+
+def thread_count(pid):
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("Threads:"):
+                    return int(line.split()[1])
+    except FileNotFoundError:
+        pass
+    return None
+
+
+def upstream_per_id(stats):
+    """{id: upstream requests} for the /todos/<id> paths of a stats answer."""
+    per_id = {}
+    for path, n in stats["requests"].items():
+        tail = path[len("/todos/"):]
+        if path.startswith("/todos/") and tail.isdigit():
+            per_id[int(tail)] = per_id.get(int(tail), 0) + n
+    return per_id
+
+
+def fetch_check(per_id, asked):
+    """One upstream fetch per key and fill: the upstream's count for each id
+    against the ids asked for.  An id asked for but never fetched is one
+    whose only requests were cut off by the end of the run."""
+    asked = set(asked)
+    twice = sorted(i for i, n in per_id.items() if n > 1)
+    unasked = sorted(set(per_id) - asked)
+    return {"ids_asked": len(asked), "ids_fetched": len(per_id),
+            "upstream_requests": sum(per_id.values()),
+            "fetched_more_than_once": twice, "fetched_not_asked": unasked,
+            "asked_not_fetched": len(asked - set(per_id)),
+            "ok": not twice and not unasked}
+
+
 def loadavg():
     with open("/proc/loadavg") as f:
         return " ".join(f.read().split()[:3])
 
 
 def command_output(*cmd):
+    """The first line a version command prints (nginx -v: on stderr)."""
     try:
-        return subprocess.run(cmd, capture_output=True, text=True,
-                              timeout=10).stdout.strip().splitlines()[0]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=10)
+        return (r.stdout.strip() or r.stderr.strip()).splitlines()[0]
     except (OSError, IndexError, subprocess.SubprocessError):
         return "?"
 
@@ -450,6 +769,8 @@ def machine():
         "lighttpd": command_output("lighttpd", "-v"),
         "redis": command_output("redis-server", "--version"),
         "wrk": command_output("wrk", "-v"),
+        "nginx": command_output("nginx", "-v"),
+        "varnish": command_output(VARNISHD, "-V"),
         "date": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
     }
 
@@ -569,7 +890,8 @@ class Bench:
         xcache = {}
         for r in cold:
             xcache[r[2] or "-"] = xcache.get(r[2] or "-", 0) + 1
-        fetched = {p: n for p, n in stats["requests"].items() if p.startswith("/todos")}
+        # Every request is answered here: each id must be fetched exactly once.
+        check = fetch_check(upstream_per_id(stats), ids)
         self.out["cold"] = {
             "requests": len(paths), "distinct_ids": COLD_IDS, "ok": len(ok),
             "wall_s": wall, "rps": len(ok) / wall,
@@ -577,12 +899,14 @@ class Bench:
             "p99_ms": percentile([r[3] for r in cold], 99) * 1000,
             "x_cache": xcache, "statuses": sorted({r[1] for r in cold}),
             "upstream_requests": stats["total"],
-            "upstream_paths_fetched_twice": sorted(p for p, n in fetched.items() if n > 1),
+            "upstream_paths_fetched_twice": [f"/todos/{i}"
+                                             for i in check["fetched_more_than_once"]],
+            "fetch_check": check,
             "direct": {"wall_s": direct_wall, "rps": len(direct) / direct_wall,
                        "p50_ms": percentile([r[3] for r in direct], 50) * 1000,
                        "p99_ms": percentile([r[3] for r in direct], 99) * 1000},
         }
-        if stats["total"] != COLD_IDS:
+        if stats["total"] != COLD_IDS or not check["ok"]:
             self.ok = False
             self.out["notes"].append(
                 f"FAILED: the cold start made {stats['total']} upstream requests "
@@ -750,12 +1074,27 @@ class Bench:
         t0 = time.monotonic()
         self.out["machine"] = machine()
         self.out["loadavg_before"] = loadavg()
-        for tool in ("wrk", "gnuplot", "lighttpd", "nginx", "redis-server"):
+        self.out["only"] = [g for g in GROUPS if g in ONLY]
+        tools = ["wrk", "lighttpd", "redis-server"]
+        if "hit" in ONLY:
+            tools += ["gnuplot", "nginx"]
+        if ONLY & {"cold", "waves"}:
+            tools += ["nginx", VARNISHD]
+        for tool in tools:
             if shutil.which(tool) is None:
                 raise BenchError(f"{tool} is not installed (make bench installs it)")
-        for binary in (RESPONDER, CONST):
+        for binary in (RESPONDER, CONST) if "hit" in ONLY else (RESPONDER,):
             if not os.access(binary, os.X_OK):
                 raise BenchError(f"{binary} is not built (make bench builds it)")
+        if "hit" in ONLY:
+            self.run_hits()
+            self.stop_all()     # nothing of it shares the cores with what follows
+        if ONLY & {"cold", "waves"}:
+            self.run_cache()
+        self.out["loadavg_after"] = loadavg()
+        self.out["elapsed_s"] = time.monotonic() - t0
+
+    def run_hits(self):
         self.start_base()
         self.connect_responders()
         self.cold_start()
@@ -780,8 +1119,143 @@ class Bench:
                 self.run_scenario(s)
         self.out["upstream_during_hits"] = self.upstream.count() - upstream_before
         self.rss()
-        self.out["loadavg_after"] = loadavg()
-        self.out["elapsed_s"] = time.monotonic() - t0
+        self.out["loadavg_after_hits"] = loadavg()
+
+    # -- the cache scenarios --------------------------------------------------
+
+    def run_cache(self):
+        """cold, waves and waves-noexpire, one row after the other, each row
+        on servers started for it and stopped after it.  A row that cannot
+        run is noted and fails the bench, and the others still run."""
+        cache = self.out["cache"] = {
+            "latency_ms": list(LATENCY_MS), "stale_s": STALE_S, "runs": []}
+        for sc in CACHE_SCENARIOS:
+            key, group = sc[0], sc[0].split("-")[0]
+            if group not in ONLY:
+                continue
+            for row in sc[6]:
+                try:
+                    cache["runs"].append(self.cache_row(sc, row))
+                except (BenchError, AssertionError, OSError, subprocess.SubprocessError,
+                        ValueError, KeyError) as e:
+                    self.ok = False
+                    self.out["notes"].append(f"FAILED: {key}, {row}: {type(e).__name__}: {e}")
+                    log(f"{key} {row}: FAILED: {type(e).__name__}: {e}")
+
+    def start_row(self, tag, row, env, ttl):
+        """The row's own upstream (120-700 ms) and server, registered for
+        stopping before they start; returns (upstream, server, service)."""
+        upstream = self.started(Upstream(self.subdir(f"{tag}-upstream"), quiet=True))
+        upstream.start()
+        if row == "project":
+            redis = self.started(harness.Redis(self.subdir(f"{tag}-redis"), unix=True))
+            redis.start()
+            svc = self.started(harness.Service(
+                self.subdir(tag), RESPONDER=RESPONDER, REDIS_URL=redis.url,
+                UPSTREAM_URL=upstream.url, **DEFAULTS_ENV, **env))
+            svc.start()
+            return upstream, svc, svc
+        cls = {"nginx": NginxCache, "varnish": Varnish}[row]
+        server = self.started(cls(upstream.port, ttl, STALE_S))
+        server.start()
+        return upstream, server, None
+
+    def probe(self, port, upstream):
+        """An id the upstream does not have: a 404 through the server, and
+        one upstream request for /todos/201 (the path mapping works);
+        nothing of the ids measured gets cached."""
+        status, _, _, _ = http_get(port, f"/get_todos/{TODOS + 1}")
+        if status != 404 or upstream.count(f"/todos/{TODOS + 1}") != 1:
+            raise BenchError(f"/get_todos/{TODOS + 1}: {status}, upstream asked "
+                             f"{upstream.count(f'/todos/{TODOS + 1}')} times (want 404, 1)")
+
+    def warm_row(self, port, upstream):
+        """Every id once, the upstream's latency off: 200 and the right todo
+        each time, one upstream request each."""
+        upstream.latency(0, 0)
+        try:
+            got, wall = fire(port, [f"/get_todos/{i}" for i in range(1, TODOS + 1)], 8)
+        finally:
+            upstream.latency(*LATENCY_MS)
+        for path, status, _, _ in got:
+            if status != 200:
+                raise BenchError(f"warming: {path} answered {status}")
+        for i in (1, TODOS // 2, TODOS):
+            status, _, _, body = http_get(port, f"/get_todos/{i}")
+            if status != 200 or json.loads(body).get("id") != i:
+                raise BenchError(f"warming: /get_todos/{i} is not todo {i}: {status} {body[:80]!r}")
+        per_id = upstream_per_id(upstream.stats())
+        return {"wall_s": wall, "upstream_requests": sum(per_id.values()),
+                "ids_fetched": len(per_id)}
+
+    def cache_row(self, sc, row):
+        key, _, secs, conns, ids, warm, _, env, ttl = sc
+        tag = f"{key}-{row}"
+        mark = len(self.stoppers)
+        t0 = time.monotonic()
+        result = {"scenario": key, "row": row, "seconds": secs, "connections": conns,
+                  "ids": ids, "env": env if row == "project" else {},
+                  "ttl_s": ttl if row != "project" else None}
+        try:
+            upstream, server, svc = self.start_row(tag, row, env, ttl)
+            if svc is not None:
+                result["responders"] = len(svc.responder_pids())
+                result["service_line"] = next(
+                    (l for l in svc.output().splitlines() if "starting on" in l), "?")
+            if warm:
+                result["warm"] = self.warm_row(server.port, upstream)
+            else:
+                self.probe(server.port, upstream)
+            upstream.reset()        # counts only; the latency stays
+            log(f"{tag}: {ROW_NAMES[row]} on port {server.port}, upstream on port "
+                f"{upstream.port}; wrk -c{conns} {secs} s, random ids 1..{ids}")
+            r = wrk(server.port, "/get_todos/1", conns, secs, ids, track=True)
+            if svc is not None:
+                result["memory"] = [m for m in (smaps_rollup(p) for p in svc.responder_pids())
+                                    if m is not None]
+            # The server first: what it still had queued when wrk stopped
+            # (refreshes, cut-off requests) asks the upstream until it is
+            # gone; the upstream counts a request when it reads it.
+            t1 = time.monotonic()
+            server.stop()
+            result["stop_s"] = time.monotonic() - t1
+            time.sleep(0.2)
+            stats = upstream.stats()
+        finally:
+            for started in reversed(self.stoppers[mark:]):
+                try:
+                    started.stop()
+                except Exception as e:  # keep stopping the others
+                    log(f"stopping {type(started).__name__}: {e}")
+            del self.stoppers[mark:]
+        asked = {int(i): n for i, n in r["raw"].pop("asked", {}).items()}
+        per_id = upstream_per_id(stats)
+        check = fetch_check(per_id, asked)
+        r.pop("stdout", None)
+        result.update(r)
+        result.update({
+            "asked_requests": sum(asked.values()), "asked": asked,
+            "unanswered_at_end": sum(asked.values()) - r["raw"]["requests"],
+            "upstream_requests": stats["total"], "upstream_per_id": per_id,
+            "upstream_connections": stats.get("connections"),
+            "fetch_check": check,
+            "took_s": time.monotonic() - t0})
+        result["upstream_per_key"] = per_key(result)
+        log(f"{tag}: {r['rps']:9.1f} 2xx/s  p50 {fmt_ms(r['p50_ms'])} ms  "
+            f"p99 {fmt_ms(r['p99_ms'])} ms  max {fmt_ms(r['max_ms'])} ms  non-2xx "
+            f"{r['non2xx']}  socket errors {r['socket_errors']}  upstream "
+            f"{stats['total']} for {len(asked)} ids asked ({time.monotonic() - t0:.1f} s)")
+        if r["ok"] == 0:
+            self.ok = False
+            self.out["notes"].append(f"FAILED: {key}, {row}: no 2xx answer in {secs} s")
+        if key == "cold" and row == "project" and not check["ok"]:
+            self.ok = False
+            self.out["notes"].append(
+                f"FAILED: cold, project: the upstream was asked more than once for ids "
+                f"{check['fetched_more_than_once'][:20]}"
+                + (f", or for ids never asked for {check['fetched_not_asked'][:20]}"
+                   if check["fetched_not_asked"] else ""))
+        return result
 
     def close(self):
         try:
@@ -821,26 +1295,51 @@ def fmt_ms(ms):
 def markdown(out, rows):
     m = out["machine"]
     mode = "BENCH_QUICK=1" if out["quick"] else "full"
+    only = out.get("only", list(GROUPS))
+    versions = [m["lighttpd"], m["redis"], m["wrk"]]
+    if "cache" in out:
+        versions += [m.get("nginx", "?"), m.get("varnish", "?")]
     lines = [
         "# todos-fcgi benchmark",
         "",
         f"- machine: {m['nproc']} cores, {m['cpu']}, Linux {m['kernel']}",
-        f"- {m['lighttpd']}; {m['redis']}; {m['wrk']}",
-        f"- run: {m['date']}, {mode}: wrk -t{out['wrk_threads']} (-t1 at 1 connection), "
+        "- " + "; ".join(versions),
+        f"- run: {m['date']}, {mode}, scenario groups {','.join(only)} (BENCH_ONLY); "
+        "wrk and the servers share the cores",
+        f"- load average before/after: {out.get('loadavg_before', '?')} / "
+        f"{out.get('loadavg_after', '?')} (anything else running shares the cores too)",
+    ]
+    if "hit" in only:
+        lines += markdown_hits(out, rows)
+    if "cache" in out:
+        lines += markdown_cache(out)
+    if out["notes"] or "elapsed_s" in out:
+        lines.append("")
+    for note in out["notes"]:
+        lines.append(f"- {note}")
+    if "elapsed_s" in out:
+        lines.append(f"- Took {out['elapsed_s']:.0f} s.")
+    return "\n".join(lines) + "\n"
+
+
+def markdown_hits(out, rows):
+    """The HIT scenarios' table and notes."""
+    lines = [
+        "",
+        "## HIT next to the ceiling",
+        "",
+        f"- wrk -t{out['wrk_threads']} (-t1 at 1 connection), "
         f"{out['seconds']} s per run, median of {out['reps']} "
         f"(servers alternating, order rotated each repetition); "
-        f"{out.get('procs', '?')} responders each for A and B (FCGI_PROCS default: the cores); "
-        f"wrk and the servers share the cores",
+        f"{out.get('procs', '?')} responders each for A and B (FCGI_PROCS default: the cores)",
         f"- nginx front: nginx/run's defaults, {out.get('nginx', {}).get('procs', '?')} "
         "daemon workers each for A-nginx and B-nginx; nginx/run said: "
         f"\"{out.get('nginx', {}).get('line', '?')}\"",
         "- A: the project (lighttpd/run, Redis on a unix socket, CACHE_TTL="
-        f"{CACHE_TTL}); B: bench/const_fcgi, same lighttpd/run and config, "
+        f"{CACHE_TTL}, LOG_LEVEL=warn); B: bench/const_fcgi, same lighttpd/run and config, "
         "answering the captured HIT (same status, headers, body); C: lighttpd, "
         "mod_staticfile only, the same body as a file; A0 (random-id rows only): A with "
         "its in-process cache off, every HIT a Redis GET",
-        f"- load average before/after: {out.get('loadavg_before', '?')} / "
-        f"{out.get('loadavg_after', '?')} (anything else running shares the cores too)",
         "",
         "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs ceiling | spread | errors |",
         "|---|---|--:|--:|--:|--:|--:|--:|",
@@ -919,11 +1418,191 @@ def markdown(out, rows):
         if a and bn and b:
             lines.append(f"- {title}: A-nginx / B-nginx {a / bn:.2f} (target >= 0.90); "
                          f"B-nginx / B (the lighttpd ceiling) {bn / b:.2f}")
-    for note in out["notes"]:
-        lines.append(f"- {note}")
-    if "elapsed_s" in out:
-        lines.append(f"- Took {out['elapsed_s']:.0f} s.")
-    return "\n".join(lines) + "\n"
+    return lines
+
+
+def per_key(run):
+    """Upstream requests per key: cold, over the ids fetched (1 is one fetch
+    per fill; ids asked for only by cut-off requests were never filled);
+    waves, over the ids read (every one of them filled just before)."""
+    c = run["fetch_check"]
+    keys = c["ids_fetched"] if run["scenario"] == "cold" else c["ids_asked"]
+    return run["upstream_requests"] / max(1, keys)
+
+
+def cache_run(out, key, row):
+    for r in out.get("cache", {}).get("runs", []):
+        if r["scenario"] == key and r["row"] == row:
+            return r
+    return None
+
+
+def cache_targets(out):
+    """[(what, figure, met: True, False or None when not measured)]: the
+    targets of the cache scenarios, printed next to the figures only."""
+    targets = []
+
+    def refs(key, fmt):
+        got = [f"{row} {fmt(r)}" for row in ("nginx", "varnish")
+               if (r := cache_run(out, key, row)) is not None]
+        return f" ({', '.join(got)})" if got else ""
+
+    def errors(key):
+        r = cache_run(out, key, "project")
+        if r is None:
+            return (f"{key}, project: 0 non-2xx answers and 0 socket errors", "not run", None)
+        return (f"{key}, project: 0 non-2xx answers and 0 socket errors",
+                f"{r['non2xx']:,} non-2xx, {r['socket_errors']:,} socket errors"
+                + refs(key, lambda x: f"{x['non2xx']:,} / {x['socket_errors']:,}"),
+                r["non2xx"] == 0 and r["socket_errors"] == 0)
+
+    def p99(key, limit):
+        r = cache_run(out, key, "project")
+        what = f"{key}, project: p99 <= {limit:,} ms"
+        if r is None:
+            return (what, "not run", None)
+        return (what, f"{fmt_ms(r['p99_ms'])} ms" + refs(key, lambda x: fmt_ms(x["p99_ms"])),
+                r["p99_ms"] <= limit)
+
+    if any(r["scenario"] == "cold" for r in out.get("cache", {}).get("runs", [])):
+        targets.append(errors("cold"))
+        targets.append(p99("cold", TARGET_COLD_P99_MS))
+        r = cache_run(out, "cold", "project")
+        what = "cold, project: exactly one upstream fetch per key fetched, none for ids not asked"
+        if r is None:
+            targets.append((what, "not run", None))
+        else:
+            c = r["fetch_check"]
+            targets.append((what, f"{c['upstream_requests']} upstream requests for "
+                            f"{c['ids_fetched']} ids fetched of {c['ids_asked']} asked; "
+                            f"more than once: {c['fetched_more_than_once'] or 'none'}", c["ok"]))
+    if any(r["scenario"].startswith("waves") for r in out.get("cache", {}).get("runs", [])):
+        targets.append(errors("waves"))
+        w, n = cache_run(out, "waves", "project"), cache_run(out, "waves-noexpire", "project")
+        what = (f"waves, project: 2xx/s >= {TARGET_WAVES_VS_NOEXPIRE} x its waves-noexpire "
+                "rate")
+        if w is None or n is None or n["rps"] == 0:
+            targets.append((what, "not run", None))
+        else:
+            targets.append((what, f"{w['rps']:,.0f} / {n['rps']:,.0f} = "
+                            f"{w['rps'] / n['rps']:.2f}",
+                            w["rps"] >= TARGET_WAVES_VS_NOEXPIRE * n["rps"]))
+        targets.append(p99("waves", TARGET_WAVES_P99_MS))
+        what = (f"memory: Private (clean + dirty) <= {TARGET_PRIVATE_KIB // 1024} MiB per "
+                "responder, after the waves run")
+        mem = (w or {}).get("memory") or []
+        if not mem:
+            targets.append((what, "not measured", None))
+        else:
+            worst = max(x["private_kib"] for x in mem)
+            targets.append((what, f"largest {worst / 1024:.1f} MiB of {len(mem)} responders",
+                            worst <= TARGET_PRIVATE_KIB))
+    return targets
+
+
+def markdown_cache(out):
+    """The cold and waves scenarios: one table, the fetch checks, the
+    targets, the project's responder memory."""
+    cache = out["cache"]
+    runs = cache["runs"]
+    m = out["machine"]
+    lo, hi = cache["latency_ms"]
+    project = next((r for r in runs if r["row"] == "project"), {})
+    lines = [
+        "",
+        "## Cold and waves: the project next to nginx and Varnish caches",
+        "",
+        f"- every server with its own fake upstream ({lo}-{hi} ms an answer, uniform "
+        "random), started afresh for each scenario and stopped after it; wrk "
+        f"-t{WRK_THREADS}, random ids (bench/wrk.lua, BENCH_TRACK=1), --timeout just "
+        "past the run so that every answer that comes back counts",
+        "- project: lighttpd/run in its default configuration (no FCGI_PROCS or thread "
+        "setting, LOG_LEVEL info: one access line per request), its own redis-server on "
+        f"a unix socket; {project.get('responders', '?')} responders; lighttpd/run said: "
+        f"\"{project.get('service_line', '?')}\"",
+        f"- nginx proxy_cache ({m.get('nginx', '?')}): worker_processes auto, keys zone "
+        "in a temporary directory, proxy_cache_valid 200 for the scenario's freshness "
+        "(the upstream's Cache-Control and Expires ignored), proxy_cache_use_stale "
+        "updating error timeout, proxy_cache_background_update on, proxy_cache_lock on, "
+        f"inactive={cache['stale_s']}s, kept-alive upstream connections",
+        f"- Varnish ({m.get('varnish', '?')}): varnishd -F -s malloc,64m, beresp.ttl = "
+        f"the scenario's freshness, beresp.grace = {cache['stale_s']} s (run as root: "
+        "its unix jail, users varnish and vcache)",
+        "- freshness: cold 60 s for every server (the project's default CACHE_TTL: "
+        "nothing expires during the run, every upstream request is a fill); waves 3 s, "
+        f"usable stale {cache['stale_s']} s (project: CACHE_TTL=3 "
+        f"STALE_WHILE_REVALIDATE={cache['stale_s']} STALE_TTL={cache['stale_s']}), all "
+        "200 ids fetched once just before the load; waves-noexpire: the project with "
+        "CACHE_TTL=3600",
+        "",
+        "| scenario | server | 2xx/s | non-2xx | socket errors | p50 ms | p99 ms | max ms "
+        "| upstream requests | ids asked / fetched | upstream req. per key |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+    ]
+    for key, template, *_ in CACHE_SCENARIOS:
+        for row in ROWS:
+            r = cache_run(out, key, row)
+            if r is None:
+                continue
+            title = template.format(ids=r["ids"], conns=r["connections"], secs=r["seconds"])
+            lines.append(
+                f"| {title} | {ROW_NAMES[row]} | {r['rps']:,.1f} | {r['non2xx']:,} | "
+                f"{r['socket_errors']:,} | {fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | "
+                f"{fmt_ms(r['max_ms'])} | {r['upstream_requests']:,} | "
+                f"{r['fetch_check']['ids_asked']} / {r['fetch_check']['ids_fetched']} | "
+                f"{per_key(r):.2f} |")
+    lines += [
+        "",
+        "2xx/s: answers below 400 a second (wrk's requests less its \"Non-2xx or 3xx\" "
+        "count, which counts statuses above 399); socket errors: connect + read + write + "
+        "timeout; p50/p99/max: wrk's latency distribution of the answers that came back "
+        "within the run; upstream requests: the server's own upstream, from the start of "
+        "the load until the server had stopped after it (a stopped project finishes "
+        "the request in hand: what it still had queued is not asked for); ids asked / "
+        "fetched: the distinct ids wrk sent requests for / the upstream was asked for; "
+        "per key: cold, over the ids fetched (1.00: one fetch per fill); waves, over "
+        "the ids asked for (all of them filled just before).",
+        "",
+    ]
+    for r in runs:
+        c = r["fetch_check"]
+        per_id = sorted(r["upstream_per_id"].get(str(i), r["upstream_per_id"].get(i, 0))
+                        for i in r["asked"])
+        line = (f"- {r['scenario']}, {r['row']}: {r['asked_requests']:,} requests sent for "
+                f"{c['ids_asked']} ids ({r['unanswered_at_end']:,} unanswered when the run "
+                f"ended); upstream: {c['upstream_requests']:,} requests over "
+                f"{r.get('upstream_connections', '?')} connections")
+        if r["scenario"] == "cold":
+            line += (f", for {c['ids_fetched']} ids, at most {per_id[-1] if per_id else 0} "
+                     "for one id"
+                     + (f"; {c['asked_not_fetched']} ids asked only by requests that were "
+                        "cut off or still queued" if c["asked_not_fetched"] else "")
+                     + (f"; fetched more than once: ids {c['fetched_more_than_once']}"
+                        if c["fetched_more_than_once"] else "")
+                     + (f"; fetched but never asked for: ids {c['fetched_not_asked']}"
+                        if c["fetched_not_asked"] else ""))
+        elif per_id:
+            line += (f"; per id min / median / max {per_id[0]} / "
+                     f"{statistics.median(per_id):g} / {per_id[-1]}")
+            if r["scenario"] == "waves":
+                line += (f" (fresh for 3 s: a key read throughout goes stale every "
+                         f"3 s, {int(r['seconds'] // 3)} times at most in {r['seconds']} s)")
+        lines.append(line)
+    lines += ["", "Targets (printed next to the figures, never enforced):", ""]
+    for what, figure, met in cache_targets(out):
+        verdict = {True: "met", False: "MISSED", None: "-"}[met]
+        lines.append(f"- {what}: {figure}: **{verdict}**")
+    mem = [(r, x) for r in runs for x in r.get("memory") or []]
+    if mem:
+        lines += ["", "The project's responders after each run (/proc/PID/smaps_rollup; "
+                  "Private = Private_Clean + Private_Dirty, what the process alone holds):",
+                  "", "| after | responder PID | threads | RSS KiB | PSS KiB | Private KiB "
+                  "| of which dirty KiB |", "|---|--:|--:|--:|--:|--:|--:|"]
+        for r, x in mem:
+            lines.append(f"| {r['scenario']} | {x['pid']} | {x.get('threads') or '?'} | "
+                         f"{x['rss_kib']:,} | {x['pss_kib']:,} | {x['private_kib']:,} | "
+                         f"{x['private_dirty_kib']:,} |")
+    return lines
 
 
 def chart(out, rows):
@@ -969,11 +1648,22 @@ def write_results(out):
     with open(os.path.join(RESULTS, "latest.md"), "w") as f:
         f.write(md)
     raw = dict(out, summary={f"{k}/{s}": v for (k, s), v in rows.items()})
+    if "cache" in out:
+        raw["cache_targets"] = [{"target": what, "figure": figure, "met": met}
+                                for what, figure, met in cache_targets(out)]
     with open(os.path.join(RESULTS, "latest.json"), "w") as f:
         json.dump(raw, f, indent=1, default=str)
     print(md, flush=True)
     if rows:
         chart(out, rows)
+    else:
+        # No HIT scenario ran (BENCH_ONLY): no chart, and none left from an
+        # earlier run next to a table that does not show its numbers.
+        for name in ("latest.png", "latest.dat", "latest.gp"):
+            try:
+                os.remove(os.path.join(RESULTS, name))
+            except FileNotFoundError:
+                pass
 
 
 def main():
@@ -982,6 +1672,7 @@ def main():
         with open(os.path.join(RESULTS, "latest.json")) as f:
             out = json.load(f)
         out.pop("summary", None)
+        out.pop("cache_targets", None)
         write_results(out)
         return 0
     if sys.argv[1:]:

@@ -11,6 +11,7 @@ breaker_init(struct breaker *b, int threshold, long cooldown_ms)
 	b->cooldown_ms = cooldown_ms;
 	b->failures = 0;
 	b->open_until = 0;
+	b->probing = 0;
 }
 
 int
@@ -20,16 +21,23 @@ breaker_allow(struct breaker *b, long long now_ms)
 		return 1;
 	if (now_ms < b->open_until)
 		return 0;
-	/*
-	 * Half-open.  A responder serves one request at a time, so letting
-	 * this one through is the single probe; its record() decides.
-	 */
+	/* Half-open: one probe, whose record() decides. */
+	if (b->probing)
+		return 0;
+	b->probing = 1;
 	return 1;
+}
+
+int
+breaker_open(const struct breaker *b, long long now_ms)
+{
+	return b->open_until != 0 && (now_ms < b->open_until || b->probing);
 }
 
 void
 breaker_record(struct breaker *b, int ok, long long now_ms)
 {
+	b->probing = 0;
 	if (ok) {
 		b->failures = 0;
 		b->open_until = 0;

@@ -2,8 +2,10 @@
  * breaker.h: the circuit breaker in front of the upstream, one per
  * responder process.  After `threshold` failures in a row it opens: no
  * upstream calls for `cooldown_ms`; then one request is let through as a
- * probe, and its outcome closes or reopens the circuit.  Pure: the caller
- * passes the monotonic time.
+ * probe, and its outcome closes or reopens the circuit; until it is
+ * recorded nobody else is let through.  Pure: the caller passes the
+ * monotonic time, and serializes the calls (one breaker per process, shared
+ * by its threads).
  */
 #ifndef BREAKER_H
 #define BREAKER_H
@@ -13,12 +15,19 @@ struct breaker {
 	long		 cooldown_ms;
 	int		 failures;	/* in a row */
 	long long	 open_until;	/* 0: closed */
+	int		 probing;	/* half-open: the probe is out */
 };
 
 void	breaker_init(struct breaker *b, int threshold, long cooldown_ms);
 
-/* 1: call the upstream (closed, or this is the probe); 0: open. */
+/*
+ * 1: call the upstream (closed, or this is the probe), then record the
+ * outcome; 0: open, or half-open with the probe still out.
+ */
 int	breaker_allow(struct breaker *b, long long now_ms);
+
+/* Open (or half-open with the probe out) at now_ms?  Asks, takes nothing. */
+int	breaker_open(const struct breaker *b, long long now_ms);
 
 /* Records the outcome of an allowed call. */
 void	breaker_record(struct breaker *b, int ok, long long now_ms);

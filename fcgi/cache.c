@@ -6,6 +6,7 @@
  * so that a hit's body is sent straight from hiredis's buffer, uncopied.
  */
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,11 +28,34 @@ struct cache {
 	struct timeval		 timeout;
 	redisContext		*ctx;
 	redisReply		*hit;		/* backs the last cache_get */
-	long long		 retry_at;	/* mono ms; no connect before */
-	long			 backoff;	/* ms, next wait after a failure */
 	unsigned long		 generation;	/* connections made */
-	int			 down_logged;
 };
+
+/*
+ * The back-off is the process's, not a connection's: once Redis failed,
+ * no thread of this process connects again before retry_at.
+ */
+static atomic_llong	retry_at;	/* mono ms; no connect before */
+static atomic_long	backoff = BACKOFF_MIN_MS;	/* next wait */
+static atomic_int	down_logged;	/* "redis down" said once */
+
+/* Connections of this process closed after they were made (any thread). */
+static atomic_ulong	losses;
+
+unsigned long
+cache_losses(void)
+{
+	return atomic_load_explicit(&losses, memory_order_acquire);
+}
+
+/* Closes an established connection: its CLIENT TRACKING state is gone. */
+static void
+lose(struct cache *c)
+{
+	redisFree(c->ctx);
+	c->ctx = NULL;
+	atomic_fetch_add_explicit(&losses, 1, memory_order_acq_rel);
+}
 
 struct cache *
 cache_new(const struct redis_target *target, long timeout_ms)
@@ -43,7 +67,6 @@ cache_new(const struct redis_target *target, long timeout_ms)
 	c->target = *target;
 	c->timeout.tv_sec = timeout_ms / 1000;
 	c->timeout.tv_usec = (timeout_ms % 1000) * 1000;
-	c->backoff = BACKOFF_MIN_MS;
 	return c;
 }
 
@@ -71,18 +94,20 @@ cache_free(struct cache *c)
 static void
 drop(struct cache *c, const char *what)
 {
+	long	wait;
+
 	metrics_redis_error();
 	if (c->ctx != NULL) {
-		if (!c->down_logged)
+		if (!atomic_load(&down_logged))
 			log_warn("%s: redis %s failed: %s", __func__, what,
 			    c->ctx->errstr[0] ? c->ctx->errstr : "no reply");
-		redisFree(c->ctx);
-		c->ctx = NULL;
+		lose(c);
 	}
-	c->down_logged = 1;
-	c->retry_at = clock_mono_ms() + c->backoff;
-	c->backoff = c->backoff * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
-	    c->backoff * 2;
+	atomic_store(&down_logged, 1);
+	wait = atomic_load(&backoff);
+	atomic_store(&retry_at, clock_mono_ms() + wait);
+	atomic_store(&backoff, wait * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS :
+	    wait * 2);
 }
 
 /* Returns 0 with c->ctx usable, or -1 (down, or still backing off). */
@@ -93,12 +118,12 @@ ensure(struct cache *c)
 
 	if (c->ctx != NULL)
 		return 0;
-	if (clock_mono_ms() < c->retry_at)
+	if (clock_mono_ms() < atomic_load(&retry_at))
 		return -1;
 	log_debug("%s: connecting to redis", __func__);
 	if ((c->ctx = connect_redis(&c->target, c->timeout, 1, why,
 	    sizeof(why))) == NULL) {
-		if (!c->down_logged)
+		if (!atomic_load(&down_logged))
 			log_warn("%s: redis connect failed: %s", __func__, why);
 		drop(c, "connect");
 		return -1;
@@ -114,12 +139,15 @@ ensure(struct cache *c)
  * little: a frozen Redis still accepts connections into its backlog.)
  */
 static void
-answered(struct cache *c)
+answered(void)
 {
-	if (c->down_logged)
+	/* Loads first: no shared write on every command. */
+	if (atomic_load_explicit(&down_logged, memory_order_relaxed) &&
+	    atomic_exchange(&down_logged, 0))
 		log_info("%s: redis answers again", __func__);
-	c->down_logged = 0;
-	c->backoff = BACKOFF_MIN_MS;
+	if (atomic_load_explicit(&backoff, memory_order_relaxed) !=
+	    BACKOFF_MIN_MS)
+		atomic_store(&backoff, BACKOFF_MIN_MS);
 }
 
 /*
@@ -155,18 +183,16 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 		    strncmp(r->str, "READONLY", 8) == 0) {
 			/* A replica now (a failover): find the primary. */
 			log_warn("%s: redis is read-only now", __func__);
-			redisFree(c->ctx);
-			c->ctx = NULL;
-			c->retry_at = 0;
+			lose(c);
+			atomic_store(&retry_at, 0);
 			return r;
 		}
 		if (r != NULL) {
-			answered(c);
+			answered();
 			return r;
 		}
 		if (attempt == 0 && closed(c->ctx)) {
-			redisFree(c->ctx);
-			c->ctx = NULL;
+			lose(c);
 			continue;
 		}
 		drop(c, argv[0]);

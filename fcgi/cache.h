@@ -1,6 +1,6 @@
 /*
- * cache.h: one Redis connection per responder process; get and set an
- * entry by key.  Nothing here knows about HTTP or about the entry format.
+ * cache.h: one Redis connection per thread that talks to Redis; get and
+ * set an entry by key.  Nothing here knows about HTTP or about the entry format.
  *
  * The connection is made lazily and remade by itself: after a failure no
  * connect is tried again until a back-off (100 ms doubling to 2 s) has
@@ -22,6 +22,12 @@ struct cache;
  * which has forgotten any CLIENT TRACKING state of the old one.
  */
 unsigned long	 cache_generation(const struct cache *c);
+
+/*
+ * Counts the connections that any cache of this process lost after
+ * making them: what they read is no longer tracked by Redis.
+ */
+unsigned long	 cache_losses(void);
 
 /*
  * CLIENT TRACKING on REDIRECT id on the current connection: from now on

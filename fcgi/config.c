@@ -370,6 +370,15 @@ config_load(struct config *cfg, config_lookup lookup, char *err, size_t errsz)
 	    get_long(lookup, "LOCAL_CACHE_BYTES", 1L << 20, 0, 1L << 30,
 	    &cfg->local_cache_bytes, err, errsz) == -1)
 		return -1;
+
+	if (get_long(lookup, "FCGI_THREADS", CONFIG_THREADS_DEFAULT, 1,
+	    CONFIG_THREADS_MAX, &cfg->threads, err, errsz) == -1 ||
+	    get_long(lookup, "BACKGROUND_THREADS", CONFIG_BACKGROUND_DEFAULT,
+	    1, CONFIG_THREADS_MAX, &cfg->background_threads, err,
+	    errsz) == -1 ||
+	    get_long(lookup, "FCGI_IO_TIMEOUT_MS", 30000, 100, 3600000,
+	    &cfg->io_timeout_ms, err, errsz) == -1)
+		return -1;
 	/* Unset, the window is min(30, STALE_TTL); set, it must fit. */
 	s = lookup("STALE_WHILE_REVALIDATE");
 	if ((s == NULL || *s == '\0') &&

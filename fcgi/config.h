@@ -20,6 +20,10 @@
 
 #define CONFIG_SENTINELS_MAX	8
 
+#define CONFIG_THREADS_DEFAULT		32	/* FCGI_THREADS */
+#define CONFIG_BACKGROUND_DEFAULT	8	/* BACKGROUND_THREADS */
+#define CONFIG_THREADS_MAX		1024
+
 /* Where Redis is: REDIS_URL parsed, or the sentinels that know. */
 struct redis_target {
 	int	 is_unix;
@@ -49,6 +53,11 @@ struct config {
 	long			 circuit_cooldown_ms;
 	char			 purge_token[CONFIG_SECRET_MAX]; /* "": off */
 	long			 local_cache_bytes;	/* 0: off */
+	long			 threads;		/* requests at once,
+							   per process */
+	long			 background_threads;	/* refresh, gzip */
+	long			 io_timeout_ms;		/* per FastCGI read
+							   or write */
 	char			 metrics_file[CONFIG_PATH_MAX + 64]; /* "": none */
 	long			 upstream_timeout_ms;
 	long			 upstream_max_bytes;

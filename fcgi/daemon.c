@@ -27,16 +27,19 @@
 				   after a pause, not in a tight loop */
 
 static int
-spawn(const struct config *cfg, int fd, const sigset_t *old)
+spawn(const struct config *cfg, int fd)
 {
-	pid_t	pid;
+	sigset_t	set;
+	pid_t		pid;
 
 	if ((pid = fork()) == -1) {
 		log_error("%s: fork: %s", __func__, strerror(errno));
 		return -1;
 	}
 	if (pid == 0) {
-		(void)sigprocmask(SIG_SETMASK, old, NULL);
+		/* Still blocked: a SIGTERM sent at once waits for the worker. */
+		worker_signals(&set);
+		(void)sigprocmask(SIG_BLOCK, &set, NULL);
 		exit(worker_run(cfg, fd));
 	}
 	return pid;
@@ -72,7 +75,7 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 {
 	pid_t		*pids;
 	long long	*born;
-	sigset_t	 set, old;
+	sigset_t	 set;
 	siginfo_t	 info;
 	struct timespec	 tick = { 1, 0 };
 	pid_t		 pid;
@@ -96,10 +99,10 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
-	(void)sigprocmask(SIG_BLOCK, &set, &old);
+	(void)sigprocmask(SIG_BLOCK, &set, NULL);
 
 	for (i = 0; i < workers; i++) {
-		pids[i] = spawn(cfg, fd, &old);
+		pids[i] = spawn(cfg, fd);
 		born[i] = clock_mono_ms();
 	}
 	log_info("%s: listening on %s with %d workers", __func__, address,
@@ -137,7 +140,7 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 			if (stopping ||
 			    clock_mono_ms() - born[i] < RESPAWN_MIN_MS)
 				continue;
-			pids[i] = spawn(cfg, fd, &old);
+			pids[i] = spawn(cfg, fd);
 			born[i] = clock_mono_ms();
 			alive += pids[i] > 0;
 		}

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
@@ -30,22 +31,63 @@
  */
 #define LOCK_SLACK_MS	1000
 
+/* A fill in progress in this process, and the threads waiting for it. */
+struct flight {
+	struct flight	*next;
+	char		 path[32];
+	pthread_cond_t	 cv;
+	int		 done;
+	int		 waiters;
+	struct fill_out	 out;		/* the outcome, once done */
+};
+
+int
+fill_shared_init(struct fill_shared *sh, const struct config *cfg)
+{
+	memset(sh, 0, sizeof(*sh));
+	breaker_init(&sh->breaker, (int)cfg->circuit_failures,
+	    cfg->circuit_cooldown_ms);
+	if ((sh->pool = upstream_pool_new()) == NULL)
+		return -1;
+	return pthread_mutex_init(&sh->mu, NULL) == 0 ? 0 : -1;
+}
+
+/* After every upstream handle of the pool is freed. */
 void
-fill_init(struct fill *f, const struct config *cfg, struct cache *cache,
-    struct upstream *upstream)
+fill_shared_destroy(struct fill_shared *sh)
+{
+	upstream_pool_free(sh->pool);
+	sh->pool = NULL;
+	pthread_mutex_destroy(&sh->mu);
+}
+
+int
+fill_circuit_open(struct fill_shared *sh)
+{
+	int	open;
+
+	pthread_mutex_lock(&sh->mu);
+	open = breaker_open(&sh->breaker, clock_mono_ms());
+	pthread_mutex_unlock(&sh->mu);
+	return open;
+}
+
+void
+fill_init(struct fill *f, const struct config *cfg, struct fill_shared *shared,
+    struct cache *cache, struct upstream *upstream)
 {
 	unsigned char	rnd[8];
 	size_t		i;
 
 	memset(f, 0, sizeof(*f));
 	f->cfg = cfg;
+	f->shared = shared;
 	f->cache = cache;
 	f->upstream = upstream;
-	breaker_init(&f->breaker, (int)cfg->circuit_failures,
-	    cfg->circuit_cooldown_ms);
-	/* Unique per process; tokens only need to differ, not be secret. */
+	/* Unique per thread; tokens only need to differ, not be secret. */
 	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-		long long	t = clock_mono_ms() ^ ((long long)getpid() << 32);
+		long long	t = clock_mono_us() ^ ((long long)getpid() << 32) ^
+				    (long long)(uintptr_t)f;
 
 		memcpy(rnd, &t, sizeof(rnd));
 	}
@@ -150,11 +192,15 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	size_t			 bodylen = 0, len;
 	long long		 keep_ms;
 	enum err		 err;
+	int			 allowed;
 
-	if (!breaker_allow(&f->breaker, clock_mono_ms())) {
-		out->err = ERR_CIRCUIT_OPEN;
-		out->retry_after = breaker_retry_after(&f->breaker,
+	pthread_mutex_lock(&f->shared->mu);
+	if (!(allowed = breaker_allow(&f->shared->breaker, clock_mono_ms())))
+		out->retry_after = breaker_retry_after(&f->shared->breaker,
 		    clock_mono_ms());
+	pthread_mutex_unlock(&f->shared->mu);
+	if (!allowed) {
+		out->err = ERR_CIRCUIT_OPEN;
 		return;
 	}
 	err = upstream_fetch(f->upstream, k->path, timeout_ms, &a);
@@ -164,8 +210,10 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	if (err == ERR_OK &&
 	    (err = body_compact(a.body, a.len, &body, &bodylen)) != ERR_OK)
 		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
-	breaker_record(&f->breaker, err == ERR_OK || err == ERR_NOT_FOUND,
-	    clock_mono_ms());
+	pthread_mutex_lock(&f->shared->mu);
+	breaker_record(&f->shared->breaker, err == ERR_OK ||
+	    err == ERR_NOT_FOUND, clock_mono_ms());
+	pthread_mutex_unlock(&f->shared->mu);
 	if (err != ERR_OK && err != ERR_NOT_FOUND) {
 		out->err = err;
 		return;
@@ -315,8 +363,9 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 	}
 }
 
-void
-fill_run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
+/* The protocol across processes: lock, fetch or wait, store, release. */
+static void
+run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
     struct fill_out *out)
 {
 	char		token[FILL_TOKEN_MAX];
@@ -359,4 +408,113 @@ fill_run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 		out->bypassed = err;
 	} else
 		out->err = err;
+}
+
+/* The outcome a waiter of a flight gets: the leader's, as its own copy. */
+static void
+share(const struct fill_out *led, struct fill_out *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (led->err == ERR_OK || led->err == ERR_NOT_FOUND) {
+		if ((out->err = fill_keep(&led->e, out)) != ERR_OK)
+			return;
+	}
+	out->err = led->err;
+	out->bypassed = led->bypassed;
+	out->retry_after = led->retry_after;
+	out->collapsed = 1;
+	if (led->err == ERR_OK || led->err == ERR_NOT_FOUND)
+		metrics_collapsed();
+}
+
+/* Waits for flight fl (mutex held); out: its outcome or a timeout. */
+static void
+await_flight(struct fill *f, struct flight *fl, struct fill_out *out)
+{
+	struct timespec	until;
+	long long	wait_ms = f->cfg->upstream_timeout_ms + LOCK_SLACK_MS;
+	int		rc = 0;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_sec += wait_ms / 1000;
+	until.tv_nsec += (wait_ms % 1000) * 1000000L;
+	if (until.tv_nsec >= 1000000000L) {
+		until.tv_sec++;
+		until.tv_nsec -= 1000000000L;
+	}
+	fl->waiters++;
+	while (!fl->done && rc == 0)
+		rc = pthread_cond_timedwait(&fl->cv, &f->shared->mu, &until);
+	if (fl->done)
+		share(&fl->out, out);
+	else {
+		memset(out, 0, sizeof(*out));
+		out->err = ERR_WAIT_TIMEOUT;
+	}
+	/* The last one out frees a flight its leader has left. */
+	if (--fl->waiters == 0 && fl->done) {
+		fill_out_free(&fl->out);
+		pthread_cond_destroy(&fl->cv);
+		free(fl);
+	}
+}
+
+void
+fill_run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
+    struct fill_out *out)
+{
+	struct fill_shared	 *sh = f->shared;
+	struct flight		**pp, *fl;
+	pthread_condattr_t	  attr;
+
+	if (mode == FILL_TRY) {
+		run(f, k, mode, out);
+		return;
+	}
+	pthread_mutex_lock(&sh->mu);
+	for (pp = &sh->flights; *pp != NULL; pp = &(*pp)->next)
+		if (strcmp((*pp)->path, k->path) == 0) {
+			await_flight(f, *pp, out);
+			pthread_mutex_unlock(&sh->mu);
+			return;
+		}
+	/* Lead this process's flight; alone if it cannot be set up. */
+	if ((fl = calloc(1, sizeof(*fl))) != NULL) {
+		if (pthread_condattr_init(&attr) != 0 ||
+		    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC) != 0 ||
+		    pthread_cond_init(&fl->cv, &attr) != 0) {
+			free(fl);
+			fl = NULL;
+		}
+		(void)pthread_condattr_destroy(&attr);
+	}
+	if (fl != NULL) {
+		(void)snprintf(fl->path, sizeof(fl->path), "%s", k->path);
+		fl->next = sh->flights;
+		sh->flights = fl;
+	}
+	pthread_mutex_unlock(&sh->mu);
+
+	run(f, k, mode, out);
+	if (fl == NULL)
+		return;
+
+	pthread_mutex_lock(&sh->mu);
+	for (pp = &sh->flights; *pp != fl; pp = &(*pp)->next)
+		;
+	*pp = fl->next;
+	fl->done = 1;
+	if (fl->waiters > 0) {
+		/* Scalars as they are; the entry is copied in share(). */
+		fl->out = *out;
+		fl->out.mem = NULL;
+		if (out->err == ERR_OK || out->err == ERR_NOT_FOUND)
+			fl->out.err = fill_keep(&out->e, &fl->out) == ERR_OK ?
+			    out->err : ERR_NOMEM;
+		pthread_cond_broadcast(&fl->cv);
+	} else {
+		pthread_cond_destroy(&fl->cv);
+		free(fl);
+	}
+	pthread_mutex_unlock(&sh->mu);
 }

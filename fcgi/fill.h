@@ -9,12 +9,17 @@
  * timeout, and the next request fetches.  A failed fetch leaves a short
  * marker with the owner's token, so its waiters answer at once.
  *
+ * Within one process the threads that want the same key share one fill
+ * (a flight): the first runs the protocol above, the others wait for its
+ * outcome without asking Redis or the upstream at all.
+ *
  * Also here: the circuit breaker in front of the upstream, and the layout
  * of the keys.  Nothing here knows about HTTP requests or replies.
  */
 #ifndef FILL_H
 #define FILL_H
 
+#include <pthread.h>
 #include <stddef.h>
 
 #include "breaker.h"
@@ -28,11 +33,20 @@
 #define FILL_KEY_MAX	(CONFIG_PREFIX_MAX + 48)
 #define FILL_TOKEN_MAX	48
 
+/* What the threads of one process share. */
+struct fill_shared {
+	struct upstream_pool	*pool;		/* upstream connections */
+	pthread_mutex_t		 mu;		/* guards all below */
+	struct breaker		 breaker;
+	struct flight		*flights;	/* fills in progress */
+};
+
+/* One thread's: its own Redis connection and libcurl handle. */
 struct fill {
 	const struct config	*cfg;
+	struct fill_shared	*shared;
 	struct cache		*cache;
 	struct upstream		*upstream;
-	struct breaker		 breaker;
 	char			 token_base[24];
 	unsigned long		 tokens;
 };
@@ -68,13 +82,25 @@ struct fill_out {
 	long		 retry_after;	/* ERR_CIRCUIT_OPEN: seconds */
 };
 
+/* 0, or -1 when it cannot be set up (call after curl_global_init). */
+int	fill_shared_init(struct fill_shared *sh, const struct config *cfg);
+void	fill_shared_destroy(struct fill_shared *sh);
+
+/* Is the circuit open (no upstream calls now)?  For /health. */
+int	fill_circuit_open(struct fill_shared *sh);
+
 void	fill_init(struct fill *f, const struct config *cfg,
-	    struct cache *cache, struct upstream *upstream);
+	    struct fill_shared *shared, struct cache *cache,
+	    struct upstream *upstream);
 
 /* Builds the keys of path; -1 if they do not fit. */
 int	fill_keys(struct fill_keys *k, const char *prefix, const char *path);
 
-/* Fills k as mode says; *out is always set, free it with fill_out_free. */
+/*
+ * Fills k as mode says; *out is always set, free it with fill_out_free.
+ * FILL_WAIT and FILL_NOSTORE join a flight of this process for the same
+ * key if there is one (out->collapsed); FILL_TRY never waits.
+ */
 void	fill_run(struct fill *f, const struct fill_keys *k,
 	    enum fill_mode mode, struct fill_out *out);
 void	fill_out_free(struct fill_out *out);

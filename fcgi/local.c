@@ -4,8 +4,14 @@
  * Sizes are counted as key + value + node overhead; a put that would pass
  * max_bytes evicts from the LRU tail first.  Buckets double when the table
  * is more than 3/4 full (on puts only, never on the hit path).
+ *
+ * A node is reference counted: the table holds one reference while the
+ * node is in it, and every hit one more until it is released, so a node
+ * dropped from the table while a hit is being written is freed by the
+ * last release, not under the writer's feet.
  */
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +23,7 @@ struct node {
 	struct node	*prev_lru, *next_lru;
 	uint64_t	 hash;
 	long long	 expires_ms;
+	atomic_uint	 refs;		/* the table's (while in it) + hits' */
 	size_t		 keylen, len;
 	char		*key;		/* key, then value, in one allocation */
 	char		*val;
@@ -30,6 +37,7 @@ struct local {
 	size_t		 bytes, max_bytes;
 	struct node	*lru_head, *lru_tail;	/* head: most recent */
 	unsigned long	 seq;		/* bumped by every invalidation */
+	atomic_ulong	 losses;	/* local_losses()' last count */
 	int		 enabled;
 };
 
@@ -105,6 +113,13 @@ find(struct local *l, uint64_t h, const char *key, size_t keylen)
 }
 
 static void
+unref(struct node *n)
+{
+	if (atomic_fetch_sub_explicit(&n->refs, 1, memory_order_acq_rel) == 1)
+		free(n);
+}
+
+static void
 drop(struct local *l, struct node **pp)
 {
 	struct node	*n = *pp;
@@ -113,7 +128,7 @@ drop(struct local *l, struct node **pp)
 	lru_unlink(l, n);
 	l->bytes -= n->keylen + n->len + NODE_OVERHEAD;
 	l->count--;
-	free(n);
+	unref(n);
 }
 
 static void
@@ -137,34 +152,53 @@ local_free(struct local *l)
 	free(l);
 }
 
-int
+struct local_ref *
 local_get(struct local *l, const char *key, size_t keylen, long long now_ms,
     const char **val, size_t *len)
 {
-	struct node	**pp;
+	struct node	**pp, *hit = NULL;
 
 	if (l == NULL || l->max_bytes == 0)
-		return 0;
+		return NULL;
 	pthread_mutex_lock(&l->mu);
 	if (l->enabled) {
 		pp = find(l, hash(key, keylen), key, keylen);
 		if (*pp != NULL && (*pp)->expires_ms > now_ms) {
-			lru_unlink(l, *pp);
-			lru_push(l, *pp);
-			*val = (*pp)->val;
-			*len = (*pp)->len;
-			return 1;	/* stays locked until local_done */
-		}
-		if (*pp != NULL)
+			hit = *pp;
+			lru_unlink(l, hit);
+			lru_push(l, hit);
+			atomic_fetch_add_explicit(&hit->refs, 1,
+			    memory_order_relaxed);
+			*val = hit->val;
+			*len = hit->len;
+		} else if (*pp != NULL)
 			drop(l, pp);	/* past its freshness */
 	}
 	pthread_mutex_unlock(&l->mu);
-	return 0;
+	return (struct local_ref *)hit;
 }
 
 void
-local_done(struct local *l)
+local_release(struct local *l, struct local_ref *ref)
 {
+	(void)l;
+	if (ref != NULL)
+		unref((struct node *)ref);
+}
+
+void
+local_losses(struct local *l, unsigned long losses)
+{
+	if (l == NULL || l->max_bytes == 0 ||
+	    atomic_load_explicit(&l->losses, memory_order_acquire) == losses)
+		return;
+	pthread_mutex_lock(&l->mu);
+	if (atomic_load_explicit(&l->losses, memory_order_relaxed) != losses) {
+		l->seq++;
+		clear(l);
+		atomic_store_explicit(&l->losses, losses,
+		    memory_order_release);
+	}
 	pthread_mutex_unlock(&l->mu);
 }
 
@@ -230,6 +264,7 @@ local_put(struct local *l, unsigned long mark, const char *key,
 	n->hash = h;
 	n->expires_ms = expires_ms;
 	n->prev_lru = n->next_lru = NULL;
+	atomic_init(&n->refs, 1);
 
 	pthread_mutex_lock(&l->mu);
 	if (!l->enabled || l->seq != mark) {

@@ -9,9 +9,12 @@
  * another client changes or deletes, or local_disable() when it loses
  * Redis.  A disabled cache holds nothing and finds nothing.
  *
- * The request thread calls local_get/local_done/local_put; the
+ * Request threads call local_get/local_release/local_put; the
  * invalidation thread calls local_invalidate/local_disable.  A mutex
- * guards everything; a hit allocates nothing and makes no system call.
+ * guards the table and is held only inside these calls, never while a
+ * hit is written to a client: a hit takes a reference to its node, which
+ * stays readable (even if invalidated or evicted meanwhile) until
+ * local_release().  A hit allocates nothing and makes no system call.
  */
 #ifndef LOCAL_H
 #define LOCAL_H
@@ -25,13 +28,22 @@ struct local	*local_new(size_t max_bytes);
 void		 local_free(struct local *);
 
 /*
- * Looks key up.  On a hit returns 1 with *val and *len pointing at the
- * stored bytes, and the cache stays locked until local_done().  Returns 0
- * (nothing locked) on a miss, an expired copy, or a disabled cache.
+ * Looks key up.  On a hit returns a reference, with *val and *len pointing
+ * at the stored bytes until local_release(ref).  Returns NULL on a miss,
+ * an expired copy, or a disabled cache.
  */
-int		 local_get(struct local *l, const char *key, size_t keylen,
+struct local_ref;
+struct local_ref *local_get(struct local *l, const char *key, size_t keylen,
 		    long long now_ms, const char **val, size_t *len);
-void		 local_done(struct local *l);
+void		 local_release(struct local *l, struct local_ref *ref);
+
+/*
+ * losses counts the Redis connections lost so far by this process: when
+ * it moved on since the last call, copies read through a lost connection
+ * may no longer be invalidated by Redis, so the cache is emptied.  Cheap
+ * when nothing changed (one atomic load).
+ */
+void		 local_losses(struct local *l, unsigned long losses);
 
 /*
  * A token for a Redis read about to be made: local_put() of what that read

@@ -20,6 +20,17 @@ int	log_enabled(enum log_level);
 void	log_msg(enum log_level, const char *fmt, ...)
 	    __attribute__((format(printf, 2, 3)));
 
+/*
+ * An access line (LOG_INFO): formatted like log_msg's, but gathered in a
+ * buffer written in batches of whole lines (at most PIPE_BUF bytes each,
+ * so batches of several processes never interleave), when it fills and
+ * by log_flush().  Whoever calls log_access must call log_flush at least
+ * every second and before exiting: a crash loses at most that second.
+ */
+void	log_access(const char *fmt, ...)
+	    __attribute__((format(printf, 1, 2)));
+void	log_flush(void);
+
 #define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <fcgiapp.h>
 
@@ -24,7 +25,6 @@
 #define VERSION		"1.0.0"
 #define EXIT_USAGE	64	/* sysexits EX_USAGE */
 #define EXIT_CONFIG	78	/* sysexits EX_CONFIG */
-#define WORKERS_DEFAULT	8
 
 static const char usage[] =
     "usage: " PROG " [--check-config] [--listen ADDRESS [--workers N]]\n"
@@ -34,8 +34,9 @@ static const char usage[] =
     "or, started as a CGI program (GATEWAY_INTERFACE set), one request.\n"
     "  --listen ADDRESS  listen by itself: unix:/path/to.sock, HOST:PORT\n"
     "                    or :PORT (for Apache mod_proxy_fcgi, nginx)\n"
-    "  --workers N       worker processes with --listen (default 8, max\n"
-    "                    1024); each serves one connection at a time\n"
+    "  --workers N       worker processes with --listen (default: the\n"
+    "                    cores, max 1024); each serves FCGI_THREADS\n"
+    "                    connections at a time\n"
     "  --check-config    check the environment (README: Configuration)\n"
     "                    and exit: 0 if valid, 78 with one line if not\n";
 
@@ -51,7 +52,8 @@ main(int argc, char *argv[])
 	struct config	 cfg;
 	const char	*listen = NULL;
 	char		 why[256], *end;
-	long		 workers = WORKERS_DEFAULT;
+	sigset_t	 ours, old;
+	long		 workers = sysconf(_SC_NPROCESSORS_ONLN);
 	int		 i, check_only = 0, have_workers = 0;
 
 	for (i = 1; i < argc; i++) {
@@ -93,14 +95,19 @@ main(int argc, char *argv[])
 		return EXIT_SUCCESS;
 	log_init(PROG, cfg.log_level);
 
+	if (workers < 1 || workers > DAEMON_WORKERS_MAX)
+		workers = workers < 1 ? 1 : DAEMON_WORKERS_MAX;
 	if (listen != NULL)
 		return daemon_run(&cfg, listen, (int)workers);
+	worker_signals(&ours);
+	(void)sigprocmask(SIG_BLOCK, &ours, &old);
 	if (FCGX_Init() != 0) {
 		log_error("%s: FCGX_Init failed", __func__);
 		return EXIT_FAILURE;
 	}
 	/* fd 0 not a socket: a CGI program, or someone at a terminal. */
 	if (FCGX_IsCGI()) {
+		(void)sigprocmask(SIG_SETMASK, &old, NULL);
 		if (getenv("GATEWAY_INTERFACE") != NULL)
 			return worker_cgi(&cfg);
 		log_error("%s: not started by a web server (neither FastCGI "

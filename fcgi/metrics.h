@@ -27,6 +27,8 @@ void	metrics_redis_error(void);
 void	metrics_collapsed(void);		/* a waiter got another's fill */
 void	metrics_purge(void);
 
+#define METRICS_MAX	65536	/* the exposition's size, at most */
+
 /*
  * Writes the exposition into buf.  Returns its length, or -1 if it does
  * not fit.

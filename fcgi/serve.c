@@ -3,12 +3,13 @@
  *
  * A fresh entry is a HIT: one Redis GET, answered from hiredis's buffer.
  * An entry past its freshness but within STALE_WHILE_REVALIDATE is served
- * at once (STALE) and refreshed after the answer is out.  Anything else is
+ * at once (STALE) and refreshed by a background thread.  Anything else is
  * filled (fill.c: one upstream fetch per key); if that fails and a stale
  * copy exists, the copy is served (STALE, stale-if-error).  Redis down
  * means BYPASS: straight from the upstream.  Every failure ends in
  * reply_error(), which takes the status from err_status().
  */
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -30,15 +31,14 @@ _Static_assert((int)MR_TODOS == (int)ROUTE_TODOS &&
     (int)MR_METRICS == (int)ROUTE_METRICS, "route and metrics numbering");
 
 void
-serve_init(struct serve *s, const struct config *cfg, struct cache *cache,
-    struct upstream *upstream, struct local *local, struct track *track)
+serve_init(struct serve *s, struct serve_shared *sh, struct cache *cache,
+    struct upstream *upstream)
 {
 	memset(s, 0, sizeof(*s));
-	s->cfg = cfg;
+	s->sh = sh;
+	s->cfg = sh->cfg;
 	s->cache = cache;
-	s->local = local;
-	s->track = track;
-	fill_init(&s->fill, cfg, cache, upstream);
+	fill_init(&s->fill, sh->cfg, &sh->fill, cache, upstream);
 }
 
 /* Every answer goes out through these two, which note what it was. */
@@ -61,23 +61,28 @@ sent_error(struct serve *s, struct request *req, enum err e,
 }
 
 /*
- * Keeps the in-process cache coherent: whenever the invalidation channel
- * or the cache connection is new, empty it and turn it back on only once
- * the cache connection sends its invalidations to the channel.
+ * Keeps the in-process cache coherent.  Copies read through a connection
+ * this process has lost are dropped (local_losses); this thread's reads
+ * may be kept only while its connection sends their invalidations to the
+ * channel as it is now (CLIENT TRACKING on REDIRECT its id), which is
+ * asked for again whenever the channel or the connection is new.
  */
 static void
 sync_local(struct serve *s)
 {
-	unsigned long	epoch, gen = cache_generation(s->cache);
-	long long	id;
-	enum err	err;
+	static atomic_int	 refused_logged;
+	struct track		*track = s->sh->track;
+	unsigned long		 epoch, gen = cache_generation(s->cache);
+	long long		 id;
+	enum err		 err;
 
-	if (s->track == NULL)
+	if (track == NULL)
 		return;
-	id = track_id(s->track, &epoch);
+	local_losses(s->sh->local, cache_losses());
+	id = track_id(track, &epoch);
 	if (epoch == s->seen_epoch && gen == s->seen_gen)
 		return;
-	local_disable(s->local);
+	s->tracking = 0;
 	if (id == 0) {
 		s->seen_epoch = epoch;	/* channel down: wait for it */
 		s->seen_gen = gen;
@@ -88,9 +93,8 @@ sync_local(struct serve *s)
 		return;			/* again on the next request */
 	s->seen_epoch = epoch;
 	s->seen_gen = cache_generation(s->cache);
-	if (err == ERR_OK)
-		local_enable(s->local);
-	else
+	s->tracking = err == ERR_OK;
+	if (err != ERR_OK && atomic_exchange(&refused_logged, 1) == 0)
 		log_warn("%s: CLIENT TRACKING refused: in-process cache off "
 		    "(Redis 6 or later needed)", __func__);
 }
@@ -197,17 +201,17 @@ fail(struct serve *s, struct request *req, const struct route *r,
 	sent_error(s, req, out->err, &rep, r->head);
 }
 
-/* Hands what this request stored to serve_after, for its gzip form. */
+/* The gzip form of what this request stored is made in the background. */
 static void
 later_compress(struct serve *s, const struct fill_keys *k,
     struct fill_out *out)
 {
 	if (out->e.status != 200 || out->e.gz != NULL ||
-	    out->e.body_len < GZIP_MIN_BYTES || s->compress != NULL)
+	    out->e.body_len < GZIP_MIN_BYTES)
 		return;
-	s->compress = out->mem;		/* taken: out no longer owns it */
-	s->compress_len = out->mem_len;
-	s->compress_keys = *k;
+	/* Taken: out no longer owns it (its answer is already sent). */
+	(void)background_compress(s->sh->background, k, out->mem,
+	    out->mem_len);
 	out->mem = NULL;
 }
 
@@ -215,31 +219,33 @@ static void
 serve_get(struct serve *s, struct request *req, const struct route *r,
     const struct fill_keys *k)
 {
-	struct fill_out	 out, stale;
-	struct cstatus	 cs;
-	struct entry	 e;
-	const char	*val;
-	size_t		 vlen;
-	unsigned long	 mark, gen;
-	enum err	 got;
-	int		 have_stale = 0;
+	struct fill_out		 out, stale;
+	struct cstatus		 cs;
+	struct entry		 e;
+	struct local		*local = s->sh->local;
+	struct local_ref	*ref;
+	const char		*val;
+	size_t			 vlen;
+	unsigned long		 mark, gen;
+	enum err		 got;
+	int			 have_stale = 0;
 
 	memset(&stale, 0, sizeof(stale));
 	memset(&cs, 0, sizeof(cs));
 	cs.hit = 1;
 
-	/* In-process copy: no Redis round trip, no allocation. */
+	/* In-process copy: no Redis round trip, no allocation, no lock held. */
 	sync_local(s);
-	if (local_get(s->local, k->entry, k->entry_len, clock_wall_ms(), &val,
-	    &vlen)) {
+	if ((ref = local_get(local, k->entry, k->entry_len, clock_wall_ms(),
+	    &val, &vlen)) != NULL) {
 		if (entry_decode(val, vlen, &e) == ERR_OK) {
 			answer(s, req, r, &e, "HIT", &cs);
-			local_done(s->local);
+			local_release(local, ref);
 			return;
 		}
-		local_done(s->local);
+		local_release(local, ref);
 	}
-	mark = local_mark(s->local);
+	mark = local_mark(local);
 	gen = cache_generation(s->cache);
 
 	got = cache_get(s->cache, k->entry, k->entry_len, &val, &vlen);
@@ -252,8 +258,9 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 		case ENTRY_FRESH:
 			answer(s, req, r, &e, "HIT", &cs);
 			/* Only what a tracked connection read may be kept. */
-			if (gen == cache_generation(s->cache))
-				local_put(s->local, mark, k->entry,
+			if (s->tracking && gen == s->seen_gen &&
+			    gen == cache_generation(s->cache))
+				local_put(local, mark, k->entry,
 				    k->entry_len, val, vlen,
 				    e.stored_ms + e.ttl * 1000LL);
 			return;
@@ -262,8 +269,7 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 				break;
 			cs.detail = "stale-while-revalidate";
 			answer(s, req, r, &e, "STALE", &cs);
-			s->refresh = 1;
-			s->refresh_keys = *k;
+			(void)background_refresh(s->sh->background, k);
 			return;
 		case ENTRY_STALE:
 			/* Kept for stale-if-error; a 404 is never stale. */
@@ -314,7 +320,7 @@ serve_health(struct serve *s, struct request *req, const struct route *r)
 	int		redis_up, open, n;
 
 	redis_up = cache_ping(s->cache) == ERR_OK;
-	open = !breaker_allow(&s->fill.breaker, clock_mono_ms());
+	open = fill_circuit_open(&s->sh->fill);
 	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"redis\":\"%s\","
 	    "\"upstream\":\"%s\"}", redis_up && !open ? "ok" : "degraded",
 	    redis_up ? "up" : "down", open ? "circuit-open" : "ok");
@@ -327,11 +333,13 @@ serve_health(struct serve *s, struct request *req, const struct route *r)
 static void
 serve_metrics(struct serve *s, struct request *req, const struct route *r)
 {
-	static char	body[65536];
-	struct reply	rep;
-	int		n;
+	struct reply	 rep;
+	char		*body;
+	int		 n;
 
-	if ((n = metrics_format(body, sizeof(body))) == -1) {
+	if ((body = malloc(METRICS_MAX)) == NULL ||
+	    (n = metrics_format(body, METRICS_MAX)) == -1) {
+		free(body);
 		sent_error(s, req, ERR_INTERNAL, NULL, r->head);
 		return;
 	}
@@ -339,6 +347,7 @@ serve_metrics(struct serve *s, struct request *req, const struct route *r)
 	rep.status = 200;
 	rep.content_type = "text/plain; version=0.0.4; charset=utf-8";
 	sent(s, req, &rep, body, (size_t)n, r->head);
+	free(body);
 }
 
 /* DELETE with the bearer token: the entry is gone for every front. */
@@ -425,33 +434,8 @@ serve_request(struct serve *s, struct request *req)
 	metrics_request(err != ERR_OK ? MR_OTHER : (enum metrics_route)r.kind,
 	    s->status, s->x_cache);
 	if (log_enabled(LOG_INFO))
-		log_info("access method=%.16s path=%.256s status=%d cache=%s "
+		log_access("access method=%.16s path=%.256s status=%d cache=%s "
 		    "upstream_ms=%ld total_ms=%.2f", method ? method : "-",
 		    uri ? uri : "-", s->status, s->x_cache ? s->x_cache : "-",
 		    s->upstream_ms, (double)(clock_mono_us() - start) / 1000);
-}
-
-void
-serve_after(struct serve *s)
-{
-	struct fill_out	out;
-
-	if (s->refresh) {
-		s->refresh = 0;
-		/* If another request is refreshing it, leave it to that one. */
-		fill_run(&s->fill, &s->refresh_keys, FILL_TRY, &out);
-		if (out.err != ERR_OK && out.err != ERR_NOT_FOUND &&
-		    out.err != ERR_CACHE_LOCKED && out.err != ERR_CIRCUIT_OPEN)
-			log_warn("%s: refreshing %s: %s", __func__,
-			    s->refresh_keys.path, err_str(out.err));
-		if (out.stored)
-			later_compress(s, &s->refresh_keys, &out);
-		fill_out_free(&out);
-	}
-	if (s->compress != NULL) {
-		fill_compress(&s->fill, &s->compress_keys, s->compress,
-		    s->compress_len);
-		free(s->compress);
-		s->compress = NULL;
-	}
 }

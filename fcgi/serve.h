@@ -13,6 +13,7 @@
 
 #include "reply.h"
 
+#include "background.h"
 #include "cache.h"
 #include "config.h"
 #include "fill.h"
@@ -29,38 +30,37 @@ struct request {
 	struct out	  out;
 };
 
-/* What a responder process keeps between requests. */
-struct serve {
+/* What the threads of a responder process share; worker.c sets it up. */
+struct serve_shared {
 	const struct config	*cfg;
-	struct cache		*cache;		/* not owned */
-	struct local		*local;		/* not owned; may be NULL */
-	struct track		*track;		/* not owned; may be NULL */
+	struct fill_shared	 fill;		/* breaker, flights */
+	struct local		*local;		/* may be NULL */
+	struct track		*track;		/* may be NULL */
+	struct background	*background;	/* refreshes, gzip forms */
+};
+
+/* What one request thread keeps between its requests. */
+struct serve {
+	struct serve_shared	*sh;
+	const struct config	*cfg;
+	struct cache		*cache;		/* this thread's; not owned */
+	struct fill		 fill;
 	unsigned long		 seen_epoch;	/* of track, when last synced */
 	unsigned long		 seen_gen;	/* of cache, when last synced */
-	struct fill		 fill;
+	int			 tracking;	/* seen_gen's reads are tracked */
 	int			 status;	/* of the answer in hand */
 	const char		*x_cache;	/* of the answer in hand */
 	long			 upstream_ms;	/* of the answer in hand */
-	int			 refresh;	/* serve_after: refresh this */
-	struct fill_keys	 refresh_keys;
-	char			*compress;	/* serve_after: gzip this entry */
-	size_t			 compress_len;
-	struct fill_keys	 compress_keys;
 };
 
-/* local and track may be NULL: no in-process cache. */
-void	serve_init(struct serve *s, const struct config *cfg,
-	    struct cache *cache, struct upstream *upstream,
-	    struct local *local, struct track *track);
-
-/* Answers req on req->out.  Always writes a complete answer. */
-void	serve_request(struct serve *s, struct request *req);
+void	serve_init(struct serve *s, struct serve_shared *sh,
+	    struct cache *cache, struct upstream *upstream);
 
 /*
- * Work that must not delay the answer, run after FCGX_Finish_r: the
- * refresh of an entry served stale-while-revalidate, and the gzip form of
- * an entry just filled.
+ * Answers req on req->out.  Always writes a complete answer; work that
+ * must not delay it (a stale entry's refresh, the gzip form of an entry
+ * just stored) goes to sh->background.
  */
-void	serve_after(struct serve *s);
+void	serve_request(struct serve *s, struct request *req);
 
 #endif /* SERVE_H */

@@ -157,6 +157,8 @@ run(void *arg)
 		backoff = BACKOFF_MIN_MS;
 		atomic_store(&t->id, id);
 		atomic_fetch_add(&t->epoch, 1);
+		/* Request threads keep only what tracked connections read. */
+		local_enable(t->local);
 		listen_on(t, c);
 		/* Lost: nothing cached may be trusted any more. */
 		local_disable(t->local);

@@ -5,9 +5,10 @@
  * __redis__:invalidate and hands every key it names to local_invalidate().
  * The cache connection is told to send its invalidations there with
  * CLIENT TRACKING on REDIRECT <id of this connection> (RESP2, Redis 6+).
- * When this connection is lost, the in-process cache is emptied and
- * disabled (local_disable) until a new one is subscribed and the cache
- * connection redirects to it again.
+ * While it is subscribed the in-process cache is on; when it is lost, the
+ * cache is emptied and disabled (local_disable) until a new one is
+ * subscribed.  Each request thread keeps copies only of what its own
+ * connection read while redirecting to the current channel (serve.c).
  */
 #ifndef TRACK_H
 #define TRACK_H

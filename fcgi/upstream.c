@@ -6,6 +6,7 @@
  * largest answer seen and is reused; the write callback refuses the first
  * byte past max_bytes, which makes libcurl abort the transfer at once.
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,71 @@ struct upstream {
 	int	 too_big;
 	char	 errbuf[CURL_ERROR_SIZE];
 };
+
+struct upstream_pool {
+	CURLSH		*share;
+	pthread_mutex_t	 mu[CURL_LOCK_DATA_LAST];
+};
+
+static void
+pool_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *arg)
+{
+	struct upstream_pool	*p = arg;
+
+	(void)h;
+	(void)access;
+	pthread_mutex_lock(&p->mu[data]);
+}
+
+static void
+pool_unlock(CURL *h, curl_lock_data data, void *arg)
+{
+	struct upstream_pool	*p = arg;
+
+	(void)h;
+	pthread_mutex_unlock(&p->mu[data]);
+}
+
+struct upstream_pool *
+upstream_pool_new(void)
+{
+	struct upstream_pool	*p;
+	int			 i;
+
+	if ((p = calloc(1, sizeof(*p))) == NULL)
+		return NULL;
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		(void)pthread_mutex_init(&p->mu[i], NULL);
+	if ((p->share = curl_share_init()) == NULL ||
+	    curl_share_setopt(p->share, CURLSHOPT_LOCKFUNC, pool_lock) ||
+	    curl_share_setopt(p->share, CURLSHOPT_UNLOCKFUNC, pool_unlock) ||
+	    curl_share_setopt(p->share, CURLSHOPT_USERDATA, p) ||
+	    curl_share_setopt(p->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_CONNECT) ||
+	    curl_share_setopt(p->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_DNS) ||
+	    curl_share_setopt(p->share, CURLSHOPT_SHARE,
+	    CURL_LOCK_DATA_SSL_SESSION)) {
+		upstream_pool_free(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* Every handle of the pool must be freed first. */
+void
+upstream_pool_free(struct upstream_pool *p)
+{
+	int	i;
+
+	if (p == NULL)
+		return;
+	if (p->share != NULL)
+		(void)curl_share_cleanup(p->share);
+	for (i = 0; i < CURL_LOCK_DATA_LAST; i++)
+		(void)pthread_mutex_destroy(&p->mu[i]);
+	free(p);
+}
 
 static size_t
 on_data(char *data, size_t size, size_t nmemb, void *arg)
@@ -60,7 +126,8 @@ on_data(char *data, size_t size, size_t nmemb, void *arg)
 }
 
 struct upstream *
-upstream_new(const char *base, long timeout_ms, size_t max_bytes)
+upstream_new(const char *base, long timeout_ms, size_t max_bytes,
+    struct upstream_pool *pool)
 {
 	struct upstream	*u;
 	CURL		*h;
@@ -94,7 +161,9 @@ upstream_new(const char *base, long timeout_ms, size_t max_bytes)
 	    curl_easy_setopt(h, CURLOPT_ACCEPT_ENCODING, "") ||
 	    curl_easy_setopt(h, CURLOPT_TCP_KEEPALIVE, 1L) ||
 	    curl_easy_setopt(h, CURLOPT_USERAGENT, "todos-fcgi/1") ||
-	    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L)) {
+	    curl_easy_setopt(h, CURLOPT_HTTPGET, 1L) ||
+	    (pool != NULL &&
+	    curl_easy_setopt(h, CURLOPT_SHARE, pool->share))) {
 		upstream_free(u);
 		return NULL;
 	}

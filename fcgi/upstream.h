@@ -1,8 +1,9 @@
 /*
  * upstream.h: fetch a path below UPSTREAM_URL into a bounded buffer, with
- * one libcurl easy handle per process, so that connections (and TLS
- * sessions) are kept alive and reused across misses.  Nothing here knows
- * about Redis or about the JSON inside the body.
+ * one libcurl easy handle per thread.  The handles of a process share one
+ * pool of connections (and DNS answers and TLS sessions), so connections
+ * are kept alive and reused across misses, whichever thread has them.
+ * Nothing here knows about Redis or about the JSON inside the body.
  */
 #ifndef UPSTREAM_H
 #define UPSTREAM_H
@@ -12,14 +13,20 @@
 #include "err.h"
 
 struct upstream;
+struct upstream_pool;
+
+/* The connections a process's handles share.  NULL if it cannot be made. */
+struct upstream_pool	*upstream_pool_new(void);
+void			 upstream_pool_free(struct upstream_pool *);
 
 /*
  * base is UPSTREAM_URL without a trailing slash.  The whole exchange is
- * bounded by timeout_ms, the body by max_bytes.  Call after
- * curl_global_init().  NULL when libcurl cannot be set up.
+ * bounded by timeout_ms, the body by max_bytes; pool may be NULL (the
+ * handle keeps its own connections).  Call after curl_global_init().
+ * NULL when libcurl cannot be set up.
  */
 struct upstream	*upstream_new(const char *base, long timeout_ms,
-		    size_t max_bytes);
+		    size_t max_bytes, struct upstream_pool *pool);
 void		 upstream_free(struct upstream *);
 
 /* What one fetch brought back. */

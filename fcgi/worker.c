@@ -1,19 +1,41 @@
 /*
- * worker.c: one responder process's life.  Sets up its Redis connection,
- * libcurl handle and in-process cache, then answers FastCGI requests on a
- * listening socket, one at a time, until it is asked to stop (SIGTERM from
- * lighttpd or from the daemon's parent): the request in hand is finished
- * first.
+ * worker.c: one responder process's life.  Sets up what its threads share
+ * (the in-process cache and its invalidation channel, the circuit breaker,
+ * the background pool), then runs FCGI_THREADS request threads, each with
+ * its own Redis connection, libcurl handle and FastCGI request, accepting
+ * connections on the listening socket and answering one request at a time.
+ * A request waiting for the upstream holds its own thread only.
+ *
+ * The threads accept(2) themselves and hand the connection to libfcgi
+ * (FCGX_Request.ipcFd), so that every connection gets its read and write
+ * deadlines (FCGI_IO_TIMEOUT_MS) before libfcgi reads a byte of it: an
+ * idle or stuck client holds one thread for a bounded time.
+ *
+ * The main thread takes the signals.  SIGTERM (lighttpd's, or the daemon's
+ * parent's), SIGINT and SIGUSR1 stop the process: threads waiting for a
+ * connection are woken (SIGUSR2, which only they take), threads with a
+ * request in hand finish it, within a grace of UPSTREAM_TIMEOUT_MS + 3 s.
+ * Once a second the main thread also writes out the access log's batch.
  */
+#define _GNU_SOURCE		/* accept4, pthread_timedjoin_np */
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
 
+#include "background.h"
 #include "cache.h"
+#include "clock.h"
 #include "local.h"
 #include "log.h"
 #include "metrics.h"
@@ -22,63 +44,338 @@
 #include "upstream.h"
 #include "worker.h"
 
+#define WAKE_SIGNAL	SIGUSR2
+
+struct request_thread {
+	struct worker		*w;
+	pthread_t		 thread;
+	int			 started, joined;
+	pthread_mutex_t		 mu;		/* guards waiting */
+	int			 waiting;	/* for a connection or a
+						   kept connection's request */
+	struct cache		*cache;
+	struct upstream		*upstream;
+	struct serve		 s;
+	FCGX_Request		 req;
+};
+
+struct worker {
+	const struct config	*cfg;
+	int			 listen_fd;
+	int			 tcp;		/* listen_fd is TCP */
+	atomic_int		 stopping;
+	struct serve_shared	 sh;
+	int			 nthreads;
+	struct request_thread	*threads;
+};
+
 /*
- * Stopping.  SIGTERM (lighttpd's), SIGINT and SIGUSR1 are blocked while a
- * request is handled, so that its reads and writes are never cut short by
- * EINTR; they arrive between requests, where the handler's lack of
- * SA_RESTART makes a blocked accept(2) return.  A signal landing between
- * the loop's check and accept(2) would leave the process waiting for a
- * connection that never comes: the alarm ends it then.
+ * The process's one worker: static, so that what a thread still holds at
+ * exit (past the grace) stays reachable, not a leak.
  */
-static volatile sig_atomic_t	stopping;
-static unsigned int		stop_grace = 2;	/* seconds */
-static sigset_t			stop_signals;
+static struct worker	the_worker;
 
 static void
-on_stop(int sig)
+on_wake(int sig)
 {
-	(void)sig;
-	stopping = 1;
-	FCGX_ShutdownPending();
-	(void)alarm(stop_grace);
+	(void)sig;	/* only to make accept(2) or read(2) return EINTR */
 }
 
-/* Installed after FCGX_Init so that libfcgi's defaults do not win. */
 static void
-signals(void)
+nap(long ms)
 {
-	struct sigaction	sa;
+	struct timespec	ts = { ms / 1000, (ms % 1000) * 1000000L };
 
-	memset(&sa, 0, sizeof(sa));
-	sigemptyset(&sa.sa_mask);
-	sa.sa_handler = SIG_IGN;
-	(void)sigaction(SIGPIPE, &sa, NULL);
-	sa.sa_handler = on_stop;
-	(void)sigaction(SIGTERM, &sa, NULL);
-	(void)sigaction(SIGINT, &sa, NULL);
-	(void)sigaction(SIGUSR1, &sa, NULL);
-	sigemptyset(&stop_signals);
-	sigaddset(&stop_signals, SIGTERM);
-	sigaddset(&stop_signals, SIGINT);
-	sigaddset(&stop_signals, SIGUSR1);
+	(void)nanosleep(&ts, NULL);
+}
+
+/* Read and write deadlines, and no Nagle delay on TCP. */
+static void
+deadlines(const struct worker *w, int fd)
+{
+	struct timeval	tv;
+	int		on = 1;
+
+	tv.tv_sec = w->cfg->io_timeout_ms / 1000;
+	tv.tv_usec = (w->cfg->io_timeout_ms % 1000) * 1000;
+	(void)setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	(void)setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+	if (w->tcp)
+		(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof(on));
+}
+
+/* Marks t waiting (wakeable) or busy; 0, or -1 if the process stops. */
+static int
+set_waiting(struct request_thread *t, int waiting)
+{
+	int	stop;
+
+	pthread_mutex_lock(&t->mu);
+	stop = atomic_load(&t->w->stopping);
+	t->waiting = waiting && !stop;
+	pthread_mutex_unlock(&t->mu);
+	return stop && waiting ? -1 : 0;
+}
+
+/*
+ * Accepts the next connection into t->req.  0, or -1: try again (the
+ * stop check comes first).  Errors that are about one connection, or
+ * about a shortage that passes (EMFILE, ENOBUFS), are waited out.
+ */
+static int
+accept_one(struct request_thread *t)
+{
+	static atomic_int	 logged;
+	struct worker		*w = t->w;
+	int			 fd;
+
+	fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	if (fd == -1) {
+		switch (errno) {
+		case EINTR:
+		case EAGAIN:
+		case ECONNABORTED:
+		case EPROTO:
+		case EPERM:
+			return -1;
+		default:
+			if (atomic_exchange(&logged, 1) == 0)
+				log_error("%s: accept: %s", __func__,
+				    strerror(errno));
+			nap(100);
+			return -1;
+		}
+	}
+	deadlines(w, fd);
+	t->req.ipcFd = fd;
+	/*
+	 * FCGX_Accept_r first finishes the previous request, closing the
+	 * connection unless it is kept: keep it, until BEGIN_REQUEST says.
+	 */
+	t->req.keepConnection = 1;
+	return 0;
+}
+
+/*
+ * The client stopped taking the answer (the write deadline passed, or it
+ * went away): close now.  libfcgi's finish would try to write the end of
+ * the request, waiting out the deadline once more.
+ */
+static void
+drop(struct request_thread *t)
+{
+	(void)close(t->req.ipcFd);
+	t->req.ipcFd = -1;
+	t->req.keepConnection = 0;
+}
+
+/*
+ * Reads what is left of the request's body (no route takes one), up to
+ * 1 MiB: closing a TCP connection with unread input resets it, and the
+ * reset can destroy the answer before the web server has read it; on a
+ * kept connection it would be read as the next request.  Past 1 MiB the
+ * client is only talking: the connection is dropped.
+ */
+static void
+discard_input(struct request_thread *t)
+{
+	char	buf[4096];
+	size_t	total = 0;
+	int	n;
+
+	while ((n = FCGX_GetStr(buf, sizeof(buf), t->req.in)) > 0)
+		if ((total += (size_t)n) > 1024 * 1024) {
+			t->req.keepConnection = 0;
+			return;
+		}
+}
+
+static void *
+request_main(void *arg)
+{
+	struct request_thread	*t = arg;
+	struct request		 r;
+	sigset_t		 wake;
+
+	sigemptyset(&wake);
+	sigaddset(&wake, WAKE_SIGNAL);
+	(void)pthread_sigmask(SIG_UNBLOCK, &wake, NULL);
+
+	for (;;) {
+		if (set_waiting(t, 1) == -1)
+			break;
+		/*
+		 * A kept connection (FCGI_KEEP_CONN, nginx) is read for its
+		 * next request while waiting; a new one is read once busy.
+		 */
+		if (t->req.ipcFd < 0) {
+			if (accept_one(t) == -1) {
+				(void)set_waiting(t, 0);
+				continue;
+			}
+			(void)set_waiting(t, 0);
+		}
+		/*
+		 * detached: libfcgi closes the connection at once, without
+		 * its lingering close (shutdown, then up to 2 s of reading
+		 * for the client's EOF), which would let a client that keeps
+		 * its end open hold the thread.  Nothing is lost by it: the
+		 * request, its body included, has been read by then.
+		 * < 0: the connection failed, timed out or closed.
+		 */
+		t->req.detached = 1;
+		if (FCGX_Accept_r(&t->req) < 0) {
+			(void)set_waiting(t, 0);
+			continue;
+		}
+		(void)set_waiting(t, 0);
+		r.envp = t->req.envp;
+		r.out.fcgx = t->req.out;
+		r.out.fd = -1;
+		serve_request(&t->s, &r);
+		if (FCGX_GetError(t->req.out) != 0)
+			drop(t);
+		else
+			discard_input(t);
+		FCGX_Finish_r(&t->req);
+	}
+	FCGX_Free(&t->req, 1);
+	return NULL;
+}
+
+/* Starts the request threads; the number started. */
+static int
+start_threads(struct worker *w)
+{
+	const struct config	*cfg = w->cfg;
+	struct request_thread	*t;
+	int			 i;
+
+	for (i = 0; i < w->nthreads; i++) {
+		t = &w->threads[i];
+		t->w = w;
+		if (pthread_mutex_init(&t->mu, NULL) != 0)
+			break;
+		if ((t->cache = cache_new(&cfg->redis,
+		    cfg->redis_timeout_ms)) == NULL ||
+		    (t->upstream = upstream_new(cfg->upstream_url,
+		    cfg->upstream_timeout_ms,
+		    (size_t)cfg->upstream_max_bytes, w->sh.fill.pool)) == NULL ||
+		    FCGX_InitRequest(&t->req, -1, FCGI_FAIL_ACCEPT_ON_INTR) != 0)
+			break;
+		serve_init(&t->s, &w->sh, t->cache, t->upstream);
+		if (pthread_create(&t->thread, NULL, request_main, t) != 0)
+			break;
+		t->started = 1;
+	}
+	return i;
+}
+
+/*
+ * Stops the request threads: wakes the waiting ones until every thread
+ * is gone or the grace is over.  1 if all were joined.
+ */
+static int
+stop_threads(struct worker *w, long long grace_ms)
+{
+	struct request_thread	*t;
+	struct timespec		 until;
+	long long		 deadline = clock_mono_ms() + grace_ms;
+	int			 i, left;
+
+	atomic_store(&w->stopping, 1);
+	do {
+		left = 0;
+		for (i = 0; i < w->nthreads; i++) {
+			t = &w->threads[i];
+			if (!t->started || t->joined)
+				continue;
+			pthread_mutex_lock(&t->mu);
+			if (t->waiting)
+				(void)pthread_kill(t->thread, WAKE_SIGNAL);
+			pthread_mutex_unlock(&t->mu);
+			(void)clock_gettime(CLOCK_REALTIME, &until);
+			until.tv_nsec += 5 * 1000000L;
+			if (until.tv_nsec >= 1000000000L) {
+				until.tv_sec++;
+				until.tv_nsec -= 1000000000L;
+			}
+			if (pthread_timedjoin_np(t->thread, NULL, &until) == 0)
+				t->joined = 1;
+			else
+				left++;
+		}
+	} while (left > 0 && clock_mono_ms() < deadline);
+	if (left > 0)
+		log_warn("%s: %d requests still running after %lld ms; "
+		    "leaving them", __func__, left, grace_ms);
+	return left == 0;
+}
+
+static void
+free_threads(struct worker *w)
+{
+	int	i;
+
+	for (i = 0; i < w->nthreads; i++) {
+		upstream_free(w->threads[i].upstream);
+		cache_free(w->threads[i].cache);
+		if (w->threads[i].w != NULL)
+			pthread_mutex_destroy(&w->threads[i].mu);
+	}
+	free(w->threads);
+	w->threads = NULL;
+}
+
+/* Is fd a TCP socket (not a unix one)? */
+static int
+is_tcp(int fd)
+{
+	struct sockaddr_storage	ss;
+	socklen_t		len = sizeof(ss);
+
+	return getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+	    (ss.ss_family == AF_INET || ss.ss_family == AF_INET6);
+}
+
+void
+worker_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGUSR1);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, WAKE_SIGNAL);
 }
 
 int
 worker_run(const struct config *cfg, int listen_fd)
 {
-	struct serve	 s;
-	struct cache	*cache = NULL;
-	struct upstream	*upstream = NULL;
-	struct local	*local = NULL;
-	struct track	*track = NULL;
-	FCGX_Request	 req;
-	int		 rc = EXIT_FAILURE;
+	struct worker		*w = &the_worker;
+	struct sigaction	 sa;
+	struct timespec		 tick = { 1, 0 };
+	sigset_t		 ours, stop;
+	int			 sig, started, rc = EXIT_FAILURE, clean = 1;
 
+	/* Every thread starts with these blocked; see request_main. */
+	worker_signals(&ours);
+	(void)pthread_sigmask(SIG_BLOCK, &ours, NULL);
 	if (FCGX_Init() != 0) {
 		log_error("%s: FCGX_Init failed", __func__);
 		return EXIT_FAILURE;
 	}
-	signals();
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	sa.sa_handler = SIG_IGN;
+	(void)sigaction(SIGPIPE, &sa, NULL);
+	sa.sa_handler = on_wake;	/* no SA_RESTART: accept returns */
+	(void)sigaction(WAKE_SIGNAL, &sa, NULL);
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGUSR1);
+
 	if (cfg->metrics_file[0] != '\0' &&
 	    metrics_open(cfg->metrics_file) == -1)
 		log_warn("%s: METRICS_FILE: cannot map it; counting per process",
@@ -87,46 +384,61 @@ worker_run(const struct config *cfg, int listen_fd)
 		log_error("%s: curl_global_init failed", __func__);
 		return EXIT_FAILURE;
 	}
-	if ((cache = cache_new(&cfg->redis, cfg->redis_timeout_ms)) == NULL ||
-	    (upstream = upstream_new(cfg->upstream_url,
-	    cfg->upstream_timeout_ms, (size_t)cfg->upstream_max_bytes)) == NULL) {
-		log_error("%s: cannot set up redis or libcurl", __func__);
+	memset(w, 0, sizeof(*w));
+	w->cfg = cfg;
+	w->listen_fd = listen_fd;
+	w->tcp = is_tcp(listen_fd);
+	w->nthreads = (int)cfg->threads;
+	w->sh.cfg = cfg;
+	if (fill_shared_init(&w->sh.fill, cfg) == -1 ||
+	    (w->threads = calloc((size_t)w->nthreads,
+	    sizeof(*w->threads))) == NULL) {
+		log_error("%s: out of memory", __func__);
 		goto done;
 	}
 	/* The in-process cache is on only with its invalidation channel. */
 	if (cfg->local_cache_bytes > 0 &&
-	    ((local = local_new((size_t)cfg->local_cache_bytes)) == NULL ||
-	    (track = track_start(&cfg->redis, cfg->redis_timeout_ms,
-	    local)) == NULL))
+	    ((w->sh.local = local_new((size_t)cfg->local_cache_bytes)) ==
+	    NULL || (w->sh.track = track_start(&cfg->redis,
+	    cfg->redis_timeout_ms, w->sh.local)) == NULL)) {
 		log_warn("%s: in-process cache off: cannot set it up",
 		    __func__);
-	serve_init(&s, cfg, cache, upstream, track != NULL ? local : NULL,
-	    track);
-	if (FCGX_InitRequest(&req, listen_fd, FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
-		log_error("%s: FCGX_InitRequest failed", __func__);
+		local_free(w->sh.local);
+		w->sh.local = NULL;
+	}
+	if ((w->sh.background = background_start(cfg, &w->sh.fill,
+	    (int)cfg->background_threads)) == NULL) {
+		log_error("%s: cannot start the background threads", __func__);
 		goto done;
 	}
-	log_info("%s: serving, cache ttl %lds", __func__, cfg->cache_ttl);
-
-	/* Past the grace, an interrupted request would be over anyway. */
-	stop_grace = (unsigned int)(cfg->upstream_timeout_ms / 1000) + 3;
-	while (!stopping && FCGX_Accept_r(&req) >= 0) {
-		struct request	r = { req.envp, { req.out, -1 } };
-
-		(void)sigprocmask(SIG_BLOCK, &stop_signals, NULL);
-		serve_request(&s, &r);
-		FCGX_Finish_r(&req);
-		serve_after(&s);
-		(void)sigprocmask(SIG_UNBLOCK, &stop_signals, NULL);
+	if ((started = start_threads(w)) < w->nthreads) {
+		log_error("%s: started %d of %d request threads", __func__,
+		    started, w->nthreads);
+		(void)stop_threads(w, 1000);
+		goto done;
 	}
-	FCGX_Free(&req, 1);
+	log_info("%s: serving with %d threads, cache ttl %lds", __func__,
+	    w->nthreads, cfg->cache_ttl);
+
+	for (;;) {
+		sig = sigtimedwait(&stop, NULL, &tick);
+		log_flush();
+		if (sig == SIGTERM || sig == SIGINT || sig == SIGUSR1)
+			break;
+	}
 	log_info("%s: stopping", __func__);
+	/* Past the grace, an interrupted request would be over anyway. */
+	clean = stop_threads(w, cfg->upstream_timeout_ms + 3000);
 	rc = EXIT_SUCCESS;
 done:
-	track_stop(track);
-	local_free(local);
-	upstream_free(upstream);
-	cache_free(cache);
+	log_flush();
+	if (!clean)
+		return rc;	/* threads still run: free nothing under them */
+	background_stop(w->sh.background);
+	track_stop(w->sh.track);
+	local_free(w->sh.local);
+	free_threads(w);
+	fill_shared_destroy(&w->sh.fill);
 	curl_global_cleanup();
 	return rc;
 }
@@ -134,30 +446,39 @@ done:
 int
 worker_cgi(const struct config *cfg)
 {
-	extern char	**environ;
-	struct serve	  s;
-	struct request	  r = { environ, { NULL, 1 } };
-	struct cache	 *cache = NULL;
-	struct upstream	 *upstream = NULL;
-	int		  rc = EXIT_FAILURE;
+	extern char		**environ;
+	struct serve_shared	  sh;
+	struct serve		  s;
+	struct request		  r = { environ, { NULL, 1 } };
+	struct cache		 *cache = NULL;
+	struct upstream		 *upstream = NULL;
+	int			  rc = EXIT_FAILURE;
 
-	/* One request per process: no in-process cache, no channel. */
+	/* One request per process: no in-process cache, no threads. */
+	memset(&sh, 0, sizeof(sh));
+	sh.cfg = cfg;
 	if (cfg->metrics_file[0] != '\0')
 		(void)metrics_open(cfg->metrics_file);
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
 		return EXIT_FAILURE;
-	if ((cache = cache_new(&cfg->redis, cfg->redis_timeout_ms)) != NULL &&
+	if (fill_shared_init(&sh.fill, cfg) == 0 &&
+	    (sh.background = background_start(cfg, &sh.fill, 0)) != NULL &&
+	    (cache = cache_new(&cfg->redis, cfg->redis_timeout_ms)) != NULL &&
 	    (upstream = upstream_new(cfg->upstream_url,
-	    cfg->upstream_timeout_ms, (size_t)cfg->upstream_max_bytes)) != NULL) {
-		serve_init(&s, cfg, cache, upstream, NULL, NULL);
+	    cfg->upstream_timeout_ms, (size_t)cfg->upstream_max_bytes,
+	    sh.fill.pool)) != NULL) {
+		serve_init(&s, &sh, cache, upstream);
 		serve_request(&s, &r);
+		log_flush();
 		(void)close(1);		/* the answer is complete */
-		serve_after(&s);
+		background_drain(sh.background, &s.fill);
 		rc = EXIT_SUCCESS;
 	} else
 		log_error("%s: cannot set up redis or libcurl", __func__);
+	background_stop(sh.background);
 	upstream_free(upstream);
 	cache_free(cache);
+	fill_shared_destroy(&sh.fill);
 	curl_global_cleanup();
 	return rc;
 }

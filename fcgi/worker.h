@@ -4,11 +4,22 @@
 #ifndef WORKER_H
 #define WORKER_H
 
+#include <signal.h>
+
 #include "config.h"
 
 /*
+ * The signals a responder takes in its main thread (SIGTERM, SIGINT,
+ * SIGUSR1 stop it; SIGHUP is ignored) or uses to wake its threads.  They
+ * must be blocked before FCGX_Init (whose handlers would swallow them)
+ * and stay blocked into worker_run, or a stop sent early is lost.
+ */
+void	worker_signals(sigset_t *set);
+
+/*
  * Serves requests accepted on listen_fd (0 when a web server spawned us)
- * until SIGTERM, SIGINT or SIGUSR1.  Returns an exit status.
+ * until SIGTERM, SIGINT or SIGUSR1.  Call with worker_signals() blocked.
+ * Returns an exit status.
  */
 int	worker_run(const struct config *cfg, int listen_fd);
 

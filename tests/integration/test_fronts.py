@@ -116,9 +116,11 @@ def test_sigterm_stops_everything_started(make_service, name):
 
 def test_nginx_idle_kept_connections_never_make_requests_wait(make_service, upstream):
     """nginx keeps up to NGINX_KEEPALIVE idle FastCGI connections, each
-    parking a daemon worker; with FCGI_PROCS above that, new requests find
-    a free worker while more client connections than that sit idle."""
-    s = make_service(front="nginx", NGINX_WORKERS=1, NGINX_KEEPALIVE=8, FCGI_PROCS=16)
+    holding a thread of a daemon worker; with FCGI_PROCS x FCGI_THREADS
+    above that (here one process of 12 threads), new requests find a free
+    thread while more client connections than that sit idle."""
+    s = make_service(front="nginx", NGINX_WORKERS=1, NGINX_KEEPALIVE=8, FCGI_PROCS=1,
+                     FCGI_THREADS=12)
     assert s.get("/get_todos/1").status == 200
     upstream.fault(mode="delay", delay_ms=300)
     clients = [http.client.HTTPConnection("127.0.0.1", s.port, timeout=10) for _ in range(12)]
@@ -162,12 +164,13 @@ def test_nginx_idle_kept_connections_never_make_requests_wait(make_service, upst
 
 def test_nginx_refuses_fewer_workers_than_kept_connections(tmp_path, redis, upstream):
     s = Service(tmp_path, front="nginx", REDIS_URL=redis.url, UPSTREAM_URL=upstream.url,
-                NGINX_WORKERS=2, NGINX_KEEPALIVE=4, FCGI_PROCS=8)
+                NGINX_WORKERS=2, NGINX_KEEPALIVE=4, FCGI_PROCS=2, FCGI_THREADS=4)
     s.start(wait=False)
     try:
         assert s.proc.wait(timeout=10) == 78
     finally:
         s.stop()
     lines = [line for line in s.output().splitlines() if line.strip()]
-    assert len(lines) == 1 and "FCGI_PROCS" in lines[0], lines
+    assert lines == ["nginx/run: FCGI_PROCS x FCGI_THREADS (2 x 4) must exceed NGINX_KEEPALIVE x "
+                     "NGINX_WORKERS (8): each kept connection holds a thread"], lines
     assert not os.path.exists(os.path.join(s.rundir, "daemon.pid"))

@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """Soak test: sustained load on the service while Redis restarts and the
-upstream fails and slows down; every answer checked, responder memory and
-PIDs watched, optionally every responder under valgrind memcheck.
+upstream fails and slows down; every answer checked, entries seen to expire
+and be refreshed, hits timed while the upstream is slow, responder memory
+and PIDs watched, optionally every responder under valgrind memcheck.
 
-    /usr/bin/python3 tests/soak/soak.py [--seconds 60] [--connections 64]
+    /usr/bin/python3 tests/soak/soak.py [--seconds 60] [--connections 64] [--rate 1200]
     /usr/bin/python3 tests/soak/soak.py --valgrind [--seconds 20] [--connections 8]
 
 It starts its own redis-server, fake upstream and service (lighttpd/run,
@@ -44,19 +45,41 @@ ALLOWED_5XX = (502, 503, 504)
 X_CACHE = ("HIT", "MISS", "STALE", "BYPASS")
 # X-Cache values that mean the entry is in Redis once the answer is out.
 STORED = ("HIT", "MISS", "STALE")
-# After Redis is back, a responder may still be in its reconnect back-off
-# (at most 2 s) and unable to reach the stale copy.
+# After Redis is back, a responder's thread may still be in its reconnect
+# back-off (at most 2 s; each thread has its own connection) and unable to
+# reach the stale copy: it answers 503/504, or a 502 with fwd=bypass.
 RESTART_GRACE = 2.5
+# A responder's anonymous memory may grow by less than RSS_LIMIT_KB, plus
+# RSS_THREAD_KB for each of its threads: a thread's stack pages and
+# per-thread state (resolver, TLS, Redis reconnects) are first touched
+# when a fault first sends it down a new path, after the baseline.
 RSS_LIMIT_KB = 1024
+RSS_THREAD_KB = 48
+THREADS_DEFAULT = {"FCGI_THREADS": 32, "BACKGROUND_THREADS": 8}
 
+# CACHE_TTL is short so that every entry expires and is refreshed many
+# times in a run, in every phase; STALE_WHILE_REVALIDATE is long enough for
+# the slow phase's refreshes (BACKGROUND_THREADS per responder, each fetch
+# over 700 ms) to catch up while the stale copies are served.
 SERVICE_ENV = {
-    "FCGI_PROCS": 2, "CACHE_TTL": 5, "STALE_TTL": 600,
-    "STALE_WHILE_REVALIDATE": 2, "PURGE_TOKEN": None,
+    "FCGI_PROCS": 2, "CACHE_TTL": 2, "STALE_TTL": 600,
+    "STALE_WHILE_REVALIDATE": 10, "PURGE_TOKEN": None,
     "CIRCUIT_FAILURES": 5, "CIRCUIT_COOLDOWN_MS": 1000,
-    "UPSTREAM_TIMEOUT_MS": 1000, "LOG_LEVEL": "warn",
+    "UPSTREAM_TIMEOUT_MS": 2000, "LOG_LEVEL": "warn",
+    # One malloc arena, as in a single-threaded process: glibc's default
+    # (8 per core) makes a threaded responder's RssAnon grow by several MB
+    # over minutes while arenas fill and fragment, which no leak limit
+    # can tell from a leak.
+    "MALLOC_ARENA_MAX": 1,
 }
 UPSTREAM_LATENCY = (20, 80)             # ms, every normal upstream answer
-SLOW_DELAY_MS = 700                     # + latency, still under the 1000 ms timeout
+SLOW_DELAY_MS = 700                     # + latency, well under the 2000 ms timeout
+# In the slow phase, answers from a copy without waiting for the upstream
+# (Cache-Status "hit": a fresh HIT, or a STALE within stale-while-revalidate)
+# must have a p99 under this, over at least HIT_MIN_SAMPLES of them.
+HIT_P99_LIMIT_MS = 20.0
+HIT_MIN_SAMPLES = 200
+DEFAULT_RATE = 1200                     # requests/s over all connections
 
 
 class Stop(Exception):
@@ -83,6 +106,11 @@ def anon_rss_kb(pid):
     except (FileNotFoundError, ProcessLookupError):
         pass
     return None
+
+
+def rss_limit_kb(env):
+    threads = sum(int(env.get(k, v)) for k, v in THREADS_DEFAULT.items())
+    return RSS_LIMIT_KB + RSS_THREAD_KB * threads
 
 
 def percentile(sorted_values, p):
@@ -250,12 +278,24 @@ def check_body(key, status, ctype, xcache, body):
     return f"status {status}"
 
 
-def load_worker(port, timeout, seed, stop, start_mono, out):
+def load_worker(port, timeout, seed, stop, start_mono, out, interval):
+    """One connection's requests; with interval (s), one request per
+    interval on average (0.5-1.5 of it, at random), without catching up a
+    backlog in a burst; with 0, one request right after the other."""
     rng = random.Random(seed)
     client = Client(port, timeout)
     results = []
+    due = time.monotonic() + rng.random() * interval
     try:
         while not stop.is_set():
+            if interval:
+                now = time.monotonic()
+                if due > now:
+                    if stop.wait(due - now):
+                        break
+                elif now - due > interval:
+                    due = now
+                due += interval * (0.5 + rng.random())
             u = rng.random()
             if u < 0.02:
                 key, path = "list", "/get_todos"
@@ -283,6 +323,64 @@ def load_worker(port, timeout, seed, stop, start_mono, out):
         out.extend(results)
 
 
+# A process apart from everything under test that sleeps 2 ms at a time and
+# prints, on its monotonic clock, when it was held up much longer: the
+# machine itself stalled (other work on the cores).  Reported beside the
+# latencies; it excuses nothing.
+STALL_MS = 50
+STALL_PROBE = f"""
+import sys, time
+prev = time.monotonic()
+while True:
+    time.sleep(0.002)
+    now = time.monotonic()
+    if now - prev > {STALL_MS / 1000}:
+        print(f"{{prev:.4f}} {{now:.4f}}", flush=True)
+    prev = now
+"""
+
+
+class StallProbe:
+    def __init__(self):
+        self.proc = subprocess.Popen([sys.executable, "-c", STALL_PROBE],
+                                     stdout=subprocess.PIPE, text=True)
+
+    def stop(self, start_mono):
+        """Stops the probe; returns its stalls as (t0, t1) of the run."""
+        if self.proc is None:
+            return []
+        harness.stop_process(self.proc)
+        out = self.proc.stdout.read()
+        self.proc.stdout.close()
+        self.proc = None
+        stalls = []
+        for line in out.splitlines():
+            a, b = (float(x) for x in line.split())
+            stalls.append((a - start_mono, b - start_mono))
+        return stalls
+
+
+class UpstreamTally:
+    """The fake upstream's requests per path over the whole run, across its
+    resets (a reset clears its counters and faults), with marks to count
+    what came in between two moments."""
+
+    def __init__(self, upstream):
+        self.upstream = upstream
+        self.base = collections.Counter()
+        self.marks = {}
+
+    def now(self):
+        return self.base + collections.Counter(self.upstream.stats()["requests"])
+
+    def mark(self, name):
+        self.marks[name] = self.now()
+
+    def reset(self):
+        self.base = self.now()
+        self.upstream.reset()
+
+
 class Monitor(threading.Thread):
     """Samples the responders every 0.25 s: PID set changes, RSS peaks."""
 
@@ -292,6 +390,7 @@ class Monitor(threading.Thread):
         self.stop_event = threading.Event()
         self.changes = []           # (t, old pids, new pids)
         self.peak = {}
+        self.series = []            # (t, {pid: anon RSS kB})
         self.pids = None
 
     def run(self):
@@ -303,10 +402,14 @@ class Monitor(threading.Thread):
             if self.pids is not None and pids != self.pids:
                 self.changes.append((time.monotonic() - self.start_mono, self.pids, pids))
             self.pids = pids
+            sample = {}
             for pid in pids:
                 kb = anon_rss_kb(pid)
-                if kb is not None and kb > self.peak.get(pid, 0):
-                    self.peak[pid] = kb
+                if kb is not None:
+                    sample[pid] = kb
+                    if kb > self.peak.get(pid, 0):
+                        self.peak[pid] = kb
+            self.series.append((time.monotonic() - self.start_mono, sample))
 
 
 # ---------------------------------------------------------------- schedule
@@ -357,6 +460,10 @@ class Phases:
     def in_restart(self, t0, t1, grace):
         return any(a <= t1 and t0 < b + grace for a, b, _ in self.restarts)
 
+    def span(self, name):
+        """(start, end) of the first window called name, or None."""
+        return next(((a, b) for n, a, b in self.windows if n == name), None)
+
 
 # ---------------------------------------------------------------- analysis
 
@@ -400,7 +507,8 @@ def analyse(results, phases):
             counts[("5xx", r.status, why_5xx(r))] += 1
             if c is None:
                 counts["5xx-no-stale-copy"] += 1
-            elif r.status in (503, 504) and phases.in_restart(r.t0, r.t1, RESTART_GRACE):
+            elif (r.status in (503, 504) or cs_members(r).get("fwd") == "bypass") and \
+                    phases.in_restart(r.t0, r.t1, RESTART_GRACE):
                 counts["5xx-redis-restart"] += 1
             else:
                 failures.append((r, f"{r.status} although a stale copy exists "
@@ -423,8 +531,97 @@ def fmt_ms(s):
     return f"{s * 1000:.1f}"
 
 
+def cs_members(r):
+    """Cache-Status's parameters after the cache's name: {"hit": True,
+    "ttl": "-3", "detail": "stale-while-revalidate", ...}."""
+    members = {}
+    for part in (r.cstatus or "").split(";")[1:]:
+        name, _, value = part.strip().partition("=")
+        members[name] = value or True
+    return members
+
+
+def is_hit(r):
+    """An answer from a copy, without waiting for the upstream: X-Cache HIT
+    or STALE with Cache-Status "hit" (a fresh entry or cached 404, or an
+    entry within stale-while-revalidate).  A HIT "collapsed" (it waited for
+    another request's fetch) and a STALE "fwd=stale" (it waited for the
+    upstream to fail) are not."""
+    return (r.problem is None and r.status in (200, 404) and r.xcache in ("HIT", "STALE")
+            and cs_members(r).get("hit") is True)
+
+
+def key_path(key):
+    return "/todos" if key == "list" else f"/todos/{key}"
+
+
+def slow_hits(results, phases, stalls):
+    """The slow phase's answers, sorted out: hits (is_hit) and the answers
+    that waited for the upstream.  None without a slow phase."""
+    span = phases.span("upstream-slow")
+    if span is None:
+        return None
+    a, b = span
+    rs = [r for r in results if a <= r.t0 < b]
+    hits = [r for r in rs if is_hit(r)]
+    lat = sorted(r.t1 - r.t0 for r in hits)
+    waited = collections.Counter()
+    for r in rs:
+        if r.problem is None and r.status in (200, 404) and not is_hit(r):
+            m = cs_members(r)
+            waited[f"{r.status} {r.xcache}" + (" collapsed" if m.get("collapsed") else "")
+                   + (f" fwd={m['fwd']}" if "fwd" in m else "")] += 1
+    stale = sum(1 for r in hits if r.xcache == "STALE")
+    per_sec = collections.defaultdict(list)
+    for r in hits:
+        per_sec[int(r.t0)].append(r.t1 - r.t0)
+    worst = max(((percentile(sorted(v), 99), sec, len(v)) for sec, v in per_sec.items()),
+                default=None)
+    stalled = [b - a for a, b in stalls if a < span[1] and b > span[0]]
+    return {"span": span, "answers": len(rs), "hits": len(lat), "stale": stale,
+            "stalls": len(stalled), "longest_stall": max(stalled, default=0),
+            "p50": percentile(lat, 50), "p99": percentile(lat, 99),
+            "max": lat[-1] if lat else float("nan"),
+            "over": sum(1 for x in lat if x * 1000 > HIT_P99_LIMIT_MS),
+            "waited": waited, "worst_second": worst}
+
+
+def refreshes(results, tally, marks_t, env, t_stop):
+    """Entries must expire and be fetched again.  The upstream's requests
+    are counted from the start of the slow phase, q.  An entry whose fetch
+    reached the upstream before q was stored by q + UPSTREAM_TIMEOUT_MS
+    (+ 0.5 s for the Redis write) at the latest, so it is stale from
+    lo = q + UPSTREAM_TIMEOUT_MS + 0.5 s + CACHE_TTL on.  A request for a
+    key at or after lo therefore finds an entry fetched after q, or a
+    stale one whose refresh (stale-while-revalidate, or a fill past it)
+    asks the upstream then.  Every key requested in [lo, t_stop - 0.5 s]
+    (the 0.5 s for a refresh to reach the upstream) must have been asked
+    of the upstream after q; were nothing to expire, none would be."""
+    q = marks_t.get("upstream-slow")
+    if q is None:
+        return None
+    lo = q + int(env["UPSTREAM_TIMEOUT_MS"]) / 1000 + 0.5 + int(env["CACHE_TTL"])
+    hi = t_stop - 0.5
+    fetched = tally.marks["end"] - tally.marks["upstream-slow"]
+    expected = {r.key for r in results
+                if (r.key == "list" or r.key <= KNOWN) and lo <= r.t0 <= hi}
+    missing = sorted((k for k in expected if fetched[key_path(k)] == 0), key=str)
+    known = ["list"] + list(range(1, KNOWN + 1))
+    run = tally.marks["end"]
+    per_key = sorted(run[key_path(k)] for k in known)
+    swr = collections.Counter(r.key for r in results if r.xcache == "STALE" and
+                              cs_members(r).get("detail") == "stale-while-revalidate")
+    past = sum(1 for r in results if r.xcache == "MISS" and cs_members(r).get("fwd") == "stale")
+    return {"q": q, "lo": lo, "hi": hi, "expected": len(expected), "missing": missing,
+            "fetched_keys": sum(1 for k in known if fetched[key_path(k)]),
+            "fetches": sum(fetched[key_path(k)] for k in known),
+            "run_min": per_key[0], "run_median": per_key[len(per_key) // 2],
+            "run_max": per_key[-1],
+            "swr_answers": sum(swr.values()), "swr_keys": len(swr), "past_swr": past}
+
+
 def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0, pids1,
-           upstream_total, retries):
+           upstream_total, retries, rss_limit):
     n = len(results)
     print()
     print(f"== soak summary ({'valgrind, ' if args.valgrind else ''}{args.seconds:g}s, "
@@ -438,13 +635,14 @@ def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0
                                    for k, v in sorted(statuses.items(), key=lambda kv: str(kv[0]))))
     print("X-Cache   " + "  ".join(f"{k}: {xc.get(k, 0)}" for k in X_CACHE))
     print(f"5xx allowed: no stale copy could exist {counts['5xx-no-stale-copy']}, "
-          f"503/504 during a Redis restart {counts['5xx-redis-restart']};   "
+          f"503/504 (or bypass 502) during a Redis restart {counts['5xx-redis-restart']};   "
           f"keep-alive resends {retries};   upstream requests {upstream_total}")
     for key in sorted(k for k in counts if isinstance(k, tuple)):
         print(f"  {key[1]} {key[2]}: {counts[key]}")
     print()
     print(f"{'phase':<22}{'from':>7}{'to':>7}{'reqs':>8}{'200':>7}{'404':>6}{'5xx':>6}"
-          f"{'fail':>6}{'HIT':>7}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p50 ms':>9}{'p99 ms':>9}")
+          f"{'fail':>6}{'HIT':>7}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p50 ms':>9}{'p99 ms':>9}"
+          f"{'hits p99':>10}")
     by_phase = collections.defaultdict(list)
     for r in results:
         by_phase[phases.at(r.t0)].append(r)
@@ -458,14 +656,17 @@ def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0
         st = collections.Counter(r.status for r in rs)
         x = collections.Counter(r.xcache for r in rs if r.status == 200)
         pl = sorted(r.t1 - r.t0 for r in rs)
+        hl = sorted(r.t1 - r.t0 for r in rs if is_hit(r))
         a, b = spans.get(p, (None, None))
         print(f"{p:<22}{'' if a is None else f'{a:.1f}':>7}{'' if b is None else f'{b:.1f}':>7}"
               f"{len(rs):>8}{st.get(200, 0):>7}{st.get(404, 0):>6}"
               f"{sum(v for k, v in st.items() if k and k >= 500):>6}{failed.get(p, 0):>6}"
               f"{x.get('HIT', 0):>7}{x.get('MISS', 0):>6}{x.get('STALE', 0):>6}"
-              f"{x.get('BYPASS', 0):>6}{fmt_ms(percentile(pl, 50)):>9}{fmt_ms(percentile(pl, 99)):>9}")
+              f"{x.get('BYPASS', 0):>6}{fmt_ms(percentile(pl, 50)):>9}{fmt_ms(percentile(pl, 99)):>9}"
+              f"{fmt_ms(percentile(hl, 99)) if hl else '':>10}")
     print()
-    print(f"{'responder PID':<15}{'anon RSS start kB':>18}{'end kB':>9}{'growth kB':>11}{'peak kB':>10}")
+    print(f"{'responder PID':<15}{'anon RSS start kB':>18}{'end kB':>9}{'growth kB':>11}{'peak kB':>10}"
+          + ("" if rss_limit is None else f"   (growth limit {rss_limit} kB)"))
     for pid in sorted(set(pids0) | set(pids1)):
         a, b = rss.get(("start", pid)), rss.get(("end", pid))
         g = "" if a is None or b is None else f"{b - a:+d}"
@@ -476,24 +677,68 @@ def report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0
             print(f"responder PIDs changed at t={t:.2f}s ({phases.at(t)}): {old} -> {new}")
 
 
-def timeline(results, phases, path):
+def report_expiry(fresh, slow, args):
+    if fresh is not None:
+        print()
+        print(f"expiry: {fresh['swr_answers']} STALE (stale-while-revalidate) answers for "
+              f"{fresh['swr_keys']} keys, {fresh['past_swr']} MISS past it (fwd=stale); upstream "
+              f"requests per key (ids 1-{KNOWN} and the list) over the run: min "
+              f"{fresh['run_min']}, median {fresh['run_median']}, max {fresh['run_max']}")
+        if fresh["hi"] >= fresh["lo"]:
+            print(f"refreshes from the slow phase on (t={fresh['q']:.1f}s..end): "
+                  f"{fresh['fetches']} upstream requests for {fresh['fetched_keys']} keys; "
+                  f"of the {fresh['expected']} keys requested in t={fresh['lo']:.1f}.."
+                  f"{fresh['hi']:.1f}s, {fresh['expected'] - len(fresh['missing'])} were "
+                  f"fetched again (all must be)")
+        else:
+            print(f"refreshes from the slow phase on: not checked, the run is too short "
+                  f"(t={fresh['lo']:.1f}s..{fresh['hi']:.1f}s is empty)")
+    if slow is not None:
+        a, b = slow["span"]
+        verdict = ("not judged under valgrind" if args.valgrind else
+                   f"limit {HIT_P99_LIMIT_MS:g} ms over at least {HIT_MIN_SAMPLES}")
+        w = slow["worst_second"]
+        print(f"slow phase (t={a:.1f}s..{b:.1f}s, upstream +{SLOW_DELAY_MS} ms): "
+              f"{slow['answers']} answers, {slow['hits']} hits ({slow['stale']} of them STALE): "
+              f"p50 {fmt_ms(slow['p50'])} ms, p99 {fmt_ms(slow['p99'])} ms, max "
+              f"{fmt_ms(slow['max'])} ms, {slow['over']} over {HIT_P99_LIMIT_MS:g} ms "
+              f"({verdict})"
+              + (f"; worst second t={w[1]}s: p99 {fmt_ms(w[0])} ms of {w[2]}" if w else ""))
+        if slow["stalls"]:
+            print(f"  the machine stalled {slow['stalls']} times in the phase, up to "
+                  f"{fmt_ms(slow['longest_stall'])} ms (a process apart slept 2 ms and woke "
+                  f"{STALL_MS} ms or more late)")
+        if slow["waited"]:
+            print("  answers that waited for the upstream (not hits): "
+                  + ", ".join(f"{k} {n}" for k, n in slow["waited"].most_common()))
+
+
+def timeline(results, phases, path, rss_series=(), pids=()):
     """Per second of the run (by answer time): answers by status and
-    X-Cache, p99 latency, phases; written to path, returned as text."""
+    X-Cache, p99 latency of all answers and of hits, the responders'
+    anonymous RSS, phases; written to path, returned as text."""
     buckets = collections.defaultdict(list)
     for r in results:
         buckets[int(r.t1)].append(r)
+    rss = collections.defaultdict(dict)        # second -> pid -> last anon RSS kB
+    for t, sample in rss_series:
+        rss[int(t)].update(sample)
     lines = [f"{'s':>4}{'answers':>9}{'200':>6}{'404':>6}{'502':>6}{'503':>6}{'504':>6}{'other':>6}"
-             f"{'HIT':>6}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p99 ms':>9}  phases"]
+             f"{'HIT':>6}{'MISS':>6}{'STALE':>6}{'BYP':>6}{'p99 ms':>9}{'hits p99':>9}"
+             + "".join(f"{f'kB {pid}':>11}" for pid in pids) + "  phases"]
     for sec in range(0, max(buckets) + 1 if buckets else 0):
         rs = buckets.get(sec, [])
         st = collections.Counter(r.status for r in rs)
         x = collections.Counter(r.xcache for r in rs if r.status == 200)
         pl = sorted(r.t1 - r.t0 for r in rs)
+        hl = sorted(r.t1 - r.t0 for r in rs if is_hit(r))
         other = len(rs) - sum(st.get(k, 0) for k in (200, 404, 502, 503, 504))
         lines.append(f"{sec:>4}{len(rs):>9}{st.get(200, 0):>6}{st.get(404, 0):>6}{st.get(502, 0):>6}"
                      f"{st.get(503, 0):>6}{st.get(504, 0):>6}{other:>6}{x.get('HIT', 0):>6}"
                      f"{x.get('MISS', 0):>6}{x.get('STALE', 0):>6}{x.get('BYPASS', 0):>6}"
-                     f"{fmt_ms(percentile(pl, 99)) if pl else '':>9}  "
+                     f"{fmt_ms(percentile(pl, 99)) if pl else '':>9}"
+                     f"{fmt_ms(percentile(hl, 99)) if hl else '':>9}"
+                     + "".join(f"{rss[sec].get(pid, ''):>11}" for pid in pids) + "  "
                      + ",".join(p for p in phases.overlapping(sec, sec + 1) if p != "steady"))
     text = "\n".join(lines) + "\n"
     with open(path, "w") as f:
@@ -579,6 +824,9 @@ def parse_args(argv):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--seconds", type=float, help="load duration (default 60; 20 with --valgrind)")
     p.add_argument("--connections", type=int, help="client threads (default 64; 8 with --valgrind)")
+    p.add_argument("--rate", type=float, help=f"requests/s over all connections (default "
+                   f"{DEFAULT_RATE}; with --valgrind 0); 0: each connection sends its next "
+                   f"request as soon as it has the answer")
     p.add_argument("--valgrind", action="store_true", help="responders under valgrind memcheck")
     p.add_argument("--responder", default=os.environ.get("RESPONDER",
                    os.path.join(TOP, "build", "todos-fcgi")), help="the todos-fcgi binary")
@@ -596,6 +844,8 @@ def parse_args(argv):
         a.seconds = 20.0 if a.valgrind else 60.0
     if a.connections is None:
         a.connections = 8 if a.valgrind else 64
+    if a.rate is None:
+        a.rate = 0 if a.valgrind else DEFAULT_RATE
     if a.start_timeout is None:
         a.start_timeout = 90.0 if a.valgrind else 20.0
     if a.seed is None:
@@ -604,8 +854,8 @@ def parse_args(argv):
         a.env = dict(e.split("=", 1) for e in a.env)
     except ValueError:
         p.error("--env takes NAME=VALUE")
-    if a.seconds < 5 or a.connections < 1:
-        p.error("--seconds must be >= 5 and --connections >= 1")
+    if a.seconds < 5 or a.connections < 1 or a.rate < 0:
+        p.error("--seconds must be >= 5, --connections >= 1 and --rate >= 0")
     a.responder = os.path.abspath(a.responder)
     return a
 
@@ -613,6 +863,9 @@ def parse_args(argv):
 def main(argv=None):
     args = parse_args(sys.argv[1:] if argv is None else argv)
     signal.signal(signal.SIGTERM, on_sigterm)
+    # Latencies are measured in this process: hand the GIL over quickly, so
+    # that a thread whose answer has arrived does not wait 5 ms for it.
+    sys.setswitchinterval(0.0005)
     if not os.access(args.responder, os.X_OK):
         log(f"{args.responder} is not an executable (run make)")
         return 2
@@ -627,7 +880,8 @@ def main(argv=None):
 
     tmp = tempfile.mkdtemp(prefix="todos-soak-")
     log(f"{'valgrind ' if args.valgrind else ''}run: {args.seconds:g}s, "
-        f"{args.connections} connections, seed {args.seed}, files in {tmp}")
+        f"{args.connections} connections, "
+        f"{f'{args.rate:g} req/s' if args.rate else 'unpaced'}, seed {args.seed}, files in {tmp}")
     h = {}          # what run() started, for the cleanup below
     failed = True
     try:
@@ -646,6 +900,8 @@ def main(argv=None):
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         redis, upstream, service = h.get("redis"), h.get("upstream"), h.get("service")
+        if h.get("probe") is not None:
+            h["probe"].stop(0)
         try:
             if service is not None and service.proc is not None:
                 service.stop_all(h.get("responders", []), 30)
@@ -689,8 +945,9 @@ def run(args, tmp, h):
     if len(pids0) != int(env["FCGI_PROCS"]):
         problems.append(f"{len(pids0)} responders at start, expected {env['FCGI_PROCS']}")
     upstream.reset()
-    upstream_total = 0
+    tally = UpstreamTally(upstream)
 
+    probe = h["probe"] = StallProbe()
     start = time.monotonic()
     monitor = Monitor(service, start)
     monitor.pids = pids0
@@ -699,12 +956,14 @@ def run(args, tmp, h):
     results = []
     workers = [threading.Thread(target=load_worker, daemon=True,
                                 args=(service.port, args.request_timeout, args.seed + i, stop,
-                                      start, results))
+                                      start, results,
+                                      args.connections / args.rate if args.rate else 0))
                for i in range(args.connections)]
     for w in workers:
         w.start()
     phases.begin("warmup", 0.0)
     rss = {}
+    marks_t = {}        # when the slow phase began (its upstream count's mark)
     down = max(0.5, min(1.0, D / 60))
     restarts = 0
     try:
@@ -739,11 +998,12 @@ def run(args, tmp, h):
                 log(f"t={now:.1f}s upstream answers 500 to everything")
             elif action == "upstream-slow-on":
                 phases.begin("upstream-slow", now)
+                tally.mark("upstream-slow")
+                marks_t["upstream-slow"] = time.monotonic() - start
                 upstream.fault(path="*", mode="delay", delay_ms=SLOW_DELAY_MS)
                 log(f"t={now:.1f}s upstream delays every answer by {SLOW_DELAY_MS} ms")
             elif action.endswith("-off"):
-                upstream_total += upstream.count()
-                upstream.reset()
+                tally.reset()
                 phases.end(action[:-4], now)
                 log(f"t={now:.1f}s upstream back to normal")
         delay = start + D - time.monotonic()
@@ -753,6 +1013,7 @@ def run(args, tmp, h):
         stop.set()      # interrupted: the clients are daemon threads, not waited for
         raise
     stop.set()
+    t_stop = time.monotonic() - start
     deadline = time.monotonic() + args.request_timeout + 10
     for w in workers:
         w.join(max(0.0, deadline - time.monotonic()))
@@ -760,7 +1021,8 @@ def run(args, tmp, h):
     phases.close_all(elapsed)
     monitor.stop_event.set()
     monitor.join()
-    upstream_total += upstream.count()
+    tally.mark("end")
+    stalls = probe.stop(start)
 
     pids1 = service.responder_pids()
     for pid in pids1:
@@ -772,28 +1034,62 @@ def run(args, tmp, h):
     retries = sum(1 for r in results if r.retried)
 
     failures, counts = analyse(results, phases)
+    slow = slow_hits(results, phases, stalls)
+    fresh = refreshes(results, tally, marks_t, env, t_stop)
     with open(os.path.join(tmp, "answers.tsv"), "w") as f:
         f.write("t0\tt1\tpath\tstatus\tx-cache\tcache-status\tproblem\n")
         for r in results:
             f.write(f"{r.t0:.4f}\t{r.t1:.4f}\t{r.path}\t{r.status}\t{r.xcache}\t{r.cstatus}\t"
                     f"{r.problem or ''}\n")
-    tl = timeline(results, phases, os.path.join(tmp, "timeline.txt"))
+    tl = timeline(results, phases, os.path.join(tmp, "timeline.txt"), monitor.series, pids0)
     if args.timeline:
         print(tl, end="")
     report(args, results, phases, failures, counts, elapsed, rss, monitor, pids0, pids1,
-           upstream_total, retries)
+           sum(tally.marks["end"].values()), retries,
+           None if args.valgrind else rss_limit_kb(env))
+    report_expiry(fresh, slow, args)
+
+    if fresh is not None and fresh["swr_answers"] + fresh["past_swr"] == 0:
+        problems.append("expiry: no answer showed an expired entry (STALE within "
+                        "stale-while-revalidate, or a MISS with fwd=stale): nothing expired")
+    if fresh is not None and fresh["hi"] >= fresh["lo"]:
+        if not fresh["expected"]:
+            problems.append(f"refreshes: no request for a known key in t={fresh['lo']:.1f}.."
+                            f"{fresh['hi']:.1f}s, so no entry could be seen to expire")
+        elif fresh["missing"]:
+            problems.append(f"refreshes: {len(fresh['missing'])} of the {fresh['expected']} keys "
+                            f"requested in t={fresh['lo']:.1f}..{fresh['hi']:.1f}s were not "
+                            f"asked of the upstream after t={fresh['q']:.1f}s, so their "
+                            f"entries did not expire or were not refreshed: "
+                            + ", ".join(key_path(k) for k in fresh["missing"][:20]))
+    if slow is not None and not args.valgrind:
+        if slow["hits"] < HIT_MIN_SAMPLES:
+            problems.append(f"slow phase: only {slow['hits']} hits among {slow['answers']} "
+                            f"answers, fewer than the {HIT_MIN_SAMPLES} needed to judge their "
+                            f"p99 (their p99: {fmt_ms(slow['p99'])} ms; requests were held up)")
+        elif slow["p99"] * 1000 >= HIT_P99_LIMIT_MS:
+            problems.append(f"slow phase: p99 of hits {fmt_ms(slow['p99'])} ms, limit "
+                            f"{HIT_P99_LIMIT_MS:g} ms ({slow['over']} of {slow['hits']} hits took "
+                            f"longer than {HIT_P99_LIMIT_MS:g} ms)"
+                            + (f"; the machine itself stalled {slow['stalls']} times in the "
+                               f"phase, up to {fmt_ms(slow['longest_stall'])} ms"
+                               if slow["stalls"] else ""))
+        if slow["stale"] == 0:
+            problems.append("slow phase: no STALE (stale-while-revalidate) answer, so no entry "
+                            "expired there and the p99 does not cover stale copies")
 
     if pids1 != pids0 or monitor.changes:
         problems.append(f"responder PIDs changed: {pids0} at start, {pids1} at the end "
                         f"({len(monitor.changes)} changes seen)")
     if not args.valgrind:
+        limit = rss_limit_kb(env)
         for pid in pids0:
             a, b = rss.get(("start", pid)), rss.get(("end", pid))
             if a is None or b is None:
                 problems.append(f"responder {pid}: no RSS sample (start {a}, end {b})")
-            elif b - a >= RSS_LIMIT_KB:
+            elif b - a >= limit:
                 problems.append(f"responder {pid}: RSS grew {b - a} kB ({a} -> {b}), "
-                                f"limit {RSS_LIMIT_KB} kB")
+                                f"limit {limit} kB")
     if not results:
         problems.append("no request completed")
 

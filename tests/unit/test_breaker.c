@@ -70,6 +70,21 @@ static const struct scenario scenarios[] = {
 		ALLOW(15999, 0),
 		ALLOW(16000, 1),
 		END } },
+	{ __LINE__, "half-open: one probe at a time", 2, 1000, {
+		FAIL(0), FAIL(0),
+		ALLOW(1000, 1),		/* the probe */
+		ALLOW(1000, 0),		/* another thread: not while it is out */
+		ALLOW(1500, 0),
+		OK(1600),
+		ALLOW(1600, 1),		/* closed */
+		ALLOW(1600, 1),
+		FAIL(1700), FAIL(1700),
+		ALLOW(2700, 1),
+		ALLOW(2700, 0),
+		FAIL(2800),		/* the probe failed: open again */
+		ALLOW(3799, 0),
+		ALLOW(3800, 1),
+		END } },
 	{ __LINE__, "a good probe closes and resets the count", 3, 5000, {
 		FAIL(0), FAIL(0), FAIL(0),
 		ALLOW(5000, 1),

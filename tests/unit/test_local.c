@@ -3,11 +3,16 @@
  *
  * Most of it is scenarios: a cache of some max_bytes and a list of steps
  * (put with a fresh or a saved mark, a get that must hit with given bytes
- * or miss, invalidate, disable, enable) on a made-up clock.  Every step
- * carries its __LINE__; a failing step is printed with its key and what came
- * back, and the scenario goes on.  Every hit is followed by exactly one
- * local_done(), so a lock left held (or not held) shows up as a hang, which
- * the watchdog in main() turns into a failure, or as a crash.
+ * or miss, invalidate, disable, enable, losses, and references held over
+ * other steps) on a made-up clock.  Every step carries its __LINE__; a
+ * failing step is printed with its key and what came back, and the
+ * scenario goes on.  Every hit is released exactly once with
+ * local_release().  A reference must keep its bytes readable whatever
+ * happens to its key meanwhile (invalidated, evicted, replaced, expired,
+ * the cache disabled or emptied by local_losses), and the last release
+ * must free the node: ASan (make sanitize, detect_leaks=1) reports a read
+ * of freed bytes or a node never freed.  A lock left held still shows up
+ * as a hang, which the watchdog in main() turns into a failure.
  *
  * The byte bound is observed from outside, by which keys still hit.  The
  * cache counts key + value + a node overhead it does not publish.  The
@@ -63,12 +68,17 @@ enum op {
 	OP_PUT,		/* local_put(l, local_mark(l), key, val, expires t) */
 	OP_PUT_SAVED,	/* the same with the mark OP_MARK saved */
 	OP_MARK,	/* save local_mark(l) */
-	OP_HIT,		/* local_get(key, now t) hits with val; local_done */
+	OP_HIT,		/* local_get(key, now t) hits with val; released */
 	OP_MISS,	/* local_get(key, now t) misses */
+	OP_HOLD,	/* as OP_HIT, the reference kept in slot want */
+	OP_HELD,	/* slot want's reference still reads val */
+	OP_RELEASE,	/* local_release(slot want's reference) */
+	OP_RELNULL,	/* local_release(l, NULL): nothing happens */
 	OP_INV,		/* local_invalidate(key); key NULL: everything */
 	OP_DISABLE,
 	OP_ENABLE,
-	OP_ENABLED	/* local_enabled() == want */
+	OP_ENABLED,	/* local_enabled() == want */
+	OP_LOSSES	/* local_losses(l, t) */
 };
 
 struct step {
@@ -80,7 +90,7 @@ struct step {
 	size_t		 len;
 	char		 fill;
 	long long	 t;	/* PUT: expires_ms; HIT, MISS: now_ms */
-	int		 want;
+	int		 want;	/* ENABLED: on; HOLD, HELD, RELEASE: slot */
 };
 
 #define S(lit)		lit, sizeof(lit) - 1
@@ -100,9 +110,18 @@ struct step {
 #define DISABLE		{ __LINE__, OP_DISABLE, NULL, 0, NULL, 0, 0, 0, 0 }
 #define ENABLE		{ __LINE__, OP_ENABLE, NULL, 0, NULL, 0, 0, 0, 0 }
 #define ENABLED(w)	{ __LINE__, OP_ENABLED, NULL, 0, NULL, 0, 0, 0, w }
+#define LOSSES(n)	{ __LINE__, OP_LOSSES, NULL, 0, NULL, 0, 0, n, 0 }
+#define HOLD(s, k, v)	{ __LINE__, OP_HOLD, S(k), S(v), 0, 0, s }
+#define HOLDAT(s, k, v, t) { __LINE__, OP_HOLD, S(k), S(v), 0, t, s }
+#define HOLDN(s, k, f, n) { __LINE__, OP_HOLD, S(k), NULL, n, f, 0, s }
+#define HELD(s, v)	{ __LINE__, OP_HELD, NULL, 0, S(v), 0, 0, s }
+#define HELDN(s, f, n)	{ __LINE__, OP_HELD, NULL, 0, NULL, n, f, 0, s }
+#define RELEASE(s)	{ __LINE__, OP_RELEASE, NULL, 0, NULL, 0, 0, 0, s }
+#define RELNULL		{ __LINE__, OP_RELNULL, NULL, 0, NULL, 0, 0, 0, 0 }
 #define END		{ 0, OP_END, NULL, 0, NULL, 0, 0, 0, 0 }
 
 #define STEPS_MAX	48
+#define SLOTS		4	/* references a scenario holds at once */
 
 struct scenario {
 	int		 line;
@@ -136,6 +155,8 @@ static const struct scenario scenarios[] = {
 		DISABLE,
 		ENABLE,
 		MISS("todo:1"),
+		LOSSES(1),
+		RELNULL,
 		ENABLED(0),
 		END } },
 	{ __LINE__, "a new cache is off until local_enable", 1 << 20, {
@@ -153,7 +174,7 @@ static const struct scenario scenarios[] = {
 		MISS("todo:1"),
 		PUT("todo:1", "{\"id\":1}"),
 		HIT("todo:1", "{\"id\":1}"),
-		HIT("todo:1", "{\"id\":1}"),	/* local_done unlocked */
+		HIT("todo:1", "{\"id\":1}"),	/* released, not locked */
 		HIT("todo:1", "{\"id\":1}"),
 		MISS("todo:2"),
 		PUT("todo:2", "{\"id\":2}"),
@@ -463,6 +484,160 @@ static const struct scenario scenarios[] = {
 		HITN("c", 'c', BIG),
 		HITN("d", 'd', BIG),
 		END } },
+	{ __LINE__, "a reference outlives local_invalidate(key)", 1 << 20, {
+		ENABLE,
+		PUT("todo:1", "{\"id\":1}"),
+		PUT("todo:2", "{\"id\":2}"),
+		HOLD(0, "todo:1", "{\"id\":1}"),
+		INV("todo:1"),
+		MISS("todo:1"),			/* out of the table */
+		HELD(0, "{\"id\":1}"),		/* still readable */
+		HIT("todo:2", "{\"id\":2}"),
+		PUT("todo:1", "{\"id\":1,\"v\":2}"),	/* beside the held */
+		HIT("todo:1", "{\"id\":1,\"v\":2}"),
+		HELD(0, "{\"id\":1}"),
+		RELEASE(0),			/* the last reference: freed */
+		HIT("todo:1", "{\"id\":1,\"v\":2}"),
+		HOLD(1, "todo:2", "{\"id\":2}"),	/* two on one node */
+		HOLD(2, "todo:2", "{\"id\":2}"),
+		INV("todo:2"),
+		HELD(1, "{\"id\":2}"),
+		HELD(2, "{\"id\":2}"),
+		RELEASE(1),			/* not the last one */
+		HELD(2, "{\"id\":2}"),
+		MISS("todo:2"),
+		RELEASE(2),
+		MISS("todo:2"),
+		HOLD(0, "todo:1", "{\"id\":1,\"v\":2}"),
+		RELEASE(0),			/* while in the table */
+		HIT("todo:1", "{\"id\":1,\"v\":2}"),	/* leaves it there */
+		RELNULL,
+		HIT("todo:1", "{\"id\":1,\"v\":2}"),
+		END } },
+	{ __LINE__, "a reference outlives local_invalidate(NULL) and "
+	    "local_disable", 1 << 20, {
+		ENABLE,
+		PUT("a", "1"), PUT("b", "2"),
+		HOLD(0, "a", "1"),
+		HOLD(1, "b", "2"),
+		INVALL,
+		MISS("a"), MISS("b"),
+		HELD(0, "1"),
+		HELD(1, "2"),
+		RELEASE(1),
+		PUT("b", "3"),
+		HOLD(1, "b", "3"),
+		DISABLE,
+		MISS("b"),
+		HELD(0, "1"),
+		HELD(1, "3"),
+		ENABLE,
+		MISS("b"),			/* emptied, not hidden */
+		HELD(1, "3"),
+		PUT("a", "4"),
+		HIT("a", "4"),
+		HELD(0, "1"),
+		RELEASE(0),
+		RELEASE(1),
+		HIT("a", "4"),
+		END } },
+	{ __LINE__, "a reference outlives a put of its key: old bytes there, "
+	    "new ones from a get", 1 << 20, {
+		ENABLE,
+		PUT("a", "old"),
+		HOLD(0, "a", "old"),
+		PUT("a", "new, longer"),
+		HELD(0, "old"),
+		HIT("a", "new, longer"),
+		HOLD(1, "a", "new, longer"),
+		PUT("a", ""),
+		HELD(0, "old"),
+		HELD(1, "new, longer"),
+		HIT("a", ""),
+		RELEASE(0),
+		HELD(1, "new, longer"),
+		HIT("a", ""),
+		MARK,
+		INV("b"),
+		SAVED("a", "stale"),		/* refused: a stays as it was */
+		HIT("a", ""),
+		HELD(1, "new, longer"),
+		RELEASE(1),
+		HIT("a", ""),
+		END } },
+	{ __LINE__, "a reference outlives eviction by other keys", M4, {
+		ENABLE,
+		PUTN("a", 'a', BIG), PUTN("b", 'b', BIG),
+		PUTN("c", 'c', BIG), PUTN("d", 'd', BIG),
+		HOLDN(0, "a", 'a', BIG),	/* LRU order now b c d a */
+		PUTN("e", 'e', BIG),		/* b goes */
+		PUTN("f", 'f', BIG),		/* c */
+		PUTN("g", 'g', BIG),		/* d */
+		PUTN("h", 'h', BIG),		/* a, held */
+		MISS("a"),
+		HELDN(0, 'a', BIG),
+		HITN("e", 'e', BIG),
+		HITN("f", 'f', BIG),
+		HITN("g", 'g', BIG),
+		HITN("h", 'h', BIG),
+		RELEASE(0),
+		HOLDN(1, "e", 'e', BIG),
+		PUTN("e", 'E', M4),		/* too big: e is dropped */
+		MISS("e"),
+		HELDN(1, 'e', BIG),
+		RELEASE(1),
+		HITN("f", 'f', BIG),
+		END } },
+	{ __LINE__, "a reference outlives its copy's expiry", 1 << 20, {
+		ENABLE,
+		PUTX("a", "1", 1000),
+		HOLDAT(0, "a", "1", 999),
+		MISSAT("a", 1000),		/* drops the held copy */
+		HELD(0, "1"),
+		MISSAT("a", 0),
+		RELEASE(0),
+		MISSAT("a", 0),
+		END } },
+	{ __LINE__, "local_losses: the same count keeps, a new one empties",
+	    1 << 20, {
+		ENABLE,
+		LOSSES(5),			/* the first count seen */
+		PUT("a", "1"), PUT("b", "2"),
+		LOSSES(5),
+		LOSSES(5),
+		HIT("a", "1"),
+		HIT("b", "2"),
+		LOSSES(6),
+		MISS("a"), MISS("b"),
+		ENABLED(1),			/* emptied, not disabled */
+		PUT("a", "3"),
+		HIT("a", "3"),
+		MARK,
+		LOSSES(6),
+		SAVED("c", "4"),		/* the same count: mark holds */
+		HIT("c", "4"),
+		MARK,
+		LOSSES(7),
+		SAVED("d", "5"),		/* marked before: refused */
+		MISS("d"),
+		MISS("a"), MISS("c"),
+		PUT("d", "6"),			/* marked after: kept */
+		HIT("d", "6"),
+		HOLD(0, "d", "6"),
+		LOSSES(8),
+		MISS("d"),
+		HELD(0, "6"),
+		RELEASE(0),
+		PUT("e", "7"),
+		LOSSES(1000000),		/* any step counts */
+		MISS("e"),
+		DISABLE,
+		LOSSES(1000001),		/* counted while off too */
+		ENABLE,
+		PUT("f", "8"),
+		LOSSES(1000001),
+		HIT("f", "8"),
+		END } },
 };
 
 static const char *
@@ -478,6 +653,11 @@ op_name(enum op op)
 	case OP_DISABLE:	return "local_disable";
 	case OP_ENABLE:		return "local_enable";
 	case OP_ENABLED:	return "local_enabled";
+	case OP_HOLD:		return "local_get (want a hit, held)";
+	case OP_HELD:		return "a held reference";
+	case OP_RELEASE:	return "local_release";
+	case OP_RELNULL:	return "local_release(NULL)";
+	case OP_LOSSES:		return "local_losses";
 	default:		return "(end)";
 	}
 }
@@ -490,64 +670,136 @@ step_val(const struct step *st)
 	    pattern_exact(st->fill, st->len);
 }
 
+/* A reference a scenario holds over other steps, and what it read. */
+struct held {
+	struct local_ref	*ref;
+	const char		*got;
+	size_t			 len;
+	int			 line;	/* of its HOLD */
+};
+
+/*
+ * Checks a hit (ref, got, gotlen) of st against what st wants: a miss for
+ * OP_MISS, else val.  Returns ref, or NULL after releasing it.
+ */
+static struct local_ref *
+check_get(const struct scenario *sc, const struct step *st,
+    struct local *l, struct local_ref *ref, const char *got, size_t gotlen)
+{
+	char	*val, a[128], b[128], c[128];
+
+	if (st->key != NULL)
+		(void)show(st->key, st->keylen, a, sizeof(a));
+	else
+		(void)snprintf(a, sizeof(a), "NULL");
+	val = st->op != OP_MISS ? step_val(st) : NULL;
+	if (ref != NULL && st->op == OP_MISS)
+		row_fail(st->line, "%s: %s(%s, now %lld): hit %s, want a "
+		    "miss", sc->what, op_name(st->op), a, st->t,
+		    show(got, gotlen, b, sizeof(b)));
+	else if (ref == NULL && st->op != OP_MISS)
+		row_fail(st->line, "%s: %s(%s, now %lld): miss, want %s",
+		    sc->what, op_name(st->op), a, st->t,
+		    show(val, st->len, c, sizeof(c)));
+	else if (ref != NULL && (gotlen != st->len || got == NULL ||
+	    memcmp(got, val, gotlen) != 0))
+		row_fail(st->line, "%s: %s(%s, now %lld): %s (%zu bytes), "
+		    "want %s (%zu bytes)", sc->what, op_name(st->op), a,
+		    st->t, show(got, gotlen, b, sizeof(b)), gotlen,
+		    show(val, st->len, c, sizeof(c)), st->len);
+	free(val);
+	if (ref != NULL && st->op != OP_HOLD) {
+		local_release(l, ref);	/* once per hit */
+		ref = NULL;
+	}
+	return ref;
+}
+
+/* A held reference must still read what st says (the bytes it hit). */
+static void
+check_held(const struct scenario *sc, const struct step *st,
+    const struct held *h)
+{
+	char	*val, b[128], c[128];
+
+	if (h->ref == NULL) {
+		row_fail(st->line, "%s: slot %d holds nothing (its get "
+		    "missed)", sc->what, st->want);
+		return;
+	}
+	val = step_val(st);
+	if (h->len != st->len || memcmp(h->got, val, st->len) != 0)
+		row_fail(st->line, "%s: the reference held since line %d "
+		    "reads %s (%zu bytes), want %s (%zu bytes)", sc->what,
+		    h->line, show(h->got, h->len, b, sizeof(b)), h->len,
+		    show(val, st->len, c, sizeof(c)), st->len);
+	free(val);
+}
+
 static void
 run(const struct scenario *sc)
 {
 	const struct step	*st;
 	struct local		*l;
+	struct local_ref	*ref;
+	struct held		 held[SLOTS], *h;
 	const char		*got;
-	char			*key, *val, a[128], b[128], c[128];
+	char			*key, *val;
 	unsigned long		 saved = 0;
 	size_t			 i, gotlen;
-	int			 hit;
+	int			 on;
 
+	memset(held, 0, sizeof(held));
 	l = local_new(sc->max_bytes);
 	assert_non_null(l);
 	for (i = 0; i < STEPS_MAX && sc->steps[i].op != OP_END; i++) {
 		st = &sc->steps[i];
 		key = st->key != NULL ? exact(st->key, st->keylen) : NULL;
-		val = NULL;
-		if (st->key != NULL)
-			(void)show(st->key, st->keylen, a, sizeof(a));
-		else
-			(void)snprintf(a, sizeof(a), "NULL");
+		h = NULL;
+		if (st->op == OP_HOLD || st->op == OP_HELD ||
+		    st->op == OP_RELEASE) {
+			if (st->want < 0 || st->want >= SLOTS)
+				fail_msg("bad slot at line %d", st->line);
+			h = &held[st->want];
+		}
 		switch (st->op) {
 		case OP_PUT:
 		case OP_PUT_SAVED:
 			val = step_val(st);
 			local_put(l, st->op == OP_PUT ? local_mark(l) : saved,
 			    key, st->keylen, val, st->len, st->t);
+			free(val);
 			break;
 		case OP_MARK:
 			saved = local_mark(l);
 			break;
 		case OP_HIT:
 		case OP_MISS:
+		case OP_HOLD:
+			if (h != NULL && h->ref != NULL)
+				fail_msg("slot %d already held at line %d",
+				    st->want, st->line);
 			got = NULL;
 			gotlen = 0;
-			hit = local_get(l, key, st->keylen, st->t, &got,
+			ref = local_get(l, key, st->keylen, st->t, &got,
 			    &gotlen);
-			val = st->op == OP_HIT ? step_val(st) : NULL;
-			if (hit && st->op == OP_MISS)
-				row_fail(st->line, "%s: %s(%s, now %lld): hit "
-				    "%s, want a miss", sc->what,
-				    op_name(st->op), a, st->t,
-				    show(got, gotlen, b, sizeof(b)));
-			else if (!hit && st->op == OP_HIT)
-				row_fail(st->line, "%s: %s(%s, now %lld): "
-				    "miss, want %s", sc->what,
-				    op_name(st->op), a, st->t,
-				    show(val, st->len, c, sizeof(c)));
-			else if (hit && (gotlen != st->len || got == NULL ||
-			    memcmp(got, val, gotlen) != 0))
-				row_fail(st->line, "%s: %s(%s, now %lld): %s "
-				    "(%zu bytes), want %s (%zu bytes)",
-				    sc->what, op_name(st->op), a, st->t,
-				    show(got, gotlen, b, sizeof(b)), gotlen,
-				    show(val, st->len, c, sizeof(c)),
-				    st->len);
-			if (hit)
-				local_done(l);	/* once per hit */
+			ref = check_get(sc, st, l, ref, got, gotlen);
+			if (h != NULL && ref != NULL) {
+				h->ref = ref;
+				h->got = got;
+				h->len = gotlen;
+				h->line = st->line;
+			}
+			break;
+		case OP_HELD:
+			check_held(sc, st, h);
+			break;
+		case OP_RELEASE:
+			local_release(l, h->ref);	/* NULL: HOLD missed */
+			h->ref = NULL;
+			break;
+		case OP_RELNULL:
+			local_release(l, NULL);
 			break;
 		case OP_INV:
 			local_invalidate(l, key, st->keylen);
@@ -559,16 +811,24 @@ run(const struct scenario *sc)
 			local_enable(l);
 			break;
 		case OP_ENABLED:
-			if ((hit = local_enabled(l)) != st->want)
+			if ((on = local_enabled(l)) != st->want)
 				row_fail(st->line, "%s: local_enabled: %d, "
-				    "want %d", sc->what, hit, st->want);
+				    "want %d", sc->what, on, st->want);
+			break;
+		case OP_LOSSES:
+			local_losses(l, (unsigned long)st->t);
 			break;
 		default:
 			fail_msg("bad step at line %d", st->line);
 		}
-		free(val);
 		free(key);
 	}
+	for (i = 0; i < SLOTS; i++)
+		if (held[i].ref != NULL) {
+			row_fail(held[i].line, "%s: slot %zu never released",
+			    sc->what, i);
+			local_release(l, held[i].ref);
+		}
 	local_free(l);
 }
 
@@ -595,8 +855,10 @@ test_local_null(void **state)
 	if (local_enabled(NULL) != 0)
 		row_fail(__LINE__, "local_enabled(NULL): on");
 	local_put(NULL, local_mark(NULL), "a", 1, "1", 1, NEVER);
-	if (local_get(NULL, "a", 1, 0, &val, &len) != 0)
+	if (local_get(NULL, "a", 1, 0, &val, &len) != NULL)
 		row_fail(__LINE__, "local_get(NULL, \"a\"): hit");
+	local_release(NULL, NULL);
+	local_losses(NULL, 1);
 	local_invalidate(NULL, "a", 1);
 	local_invalidate(NULL, NULL, 0);
 	local_disable(NULL);
@@ -637,11 +899,12 @@ test_local_quarter(void **state)
 		{ __LINE__, 1 << 20, 1, 262144, 0 },	/* 262145 */
 		{ __LINE__, 3, 1, 0, 0 },		/* room for nothing */
 	};
-	struct local	*l;
-	const char	*got;
-	char		*key, *val, a[64];
-	size_t		 i, gotlen;
-	int		 hit;
+	struct local		*l;
+	struct local_ref	*ref;
+	const char		*got;
+	char			*key, *val, a[64];
+	size_t			 i, gotlen;
+	int			 hit;
 
 	(void)state;
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
@@ -652,7 +915,8 @@ test_local_quarter(void **state)
 		val = pattern_exact('v', rows[i].len);
 		local_put(l, local_mark(l), key, rows[i].keylen, val,
 		    rows[i].len, NEVER);
-		hit = local_get(l, key, rows[i].keylen, 0, &got, &gotlen);
+		ref = local_get(l, key, rows[i].keylen, 0, &got, &gotlen);
+		hit = ref != NULL;
 		if (hit != rows[i].stored)
 			row_fail(rows[i].line, "max_bytes %zu, key %zu + value "
 			    "%zu bytes: %s, want %s", rows[i].max_bytes,
@@ -664,8 +928,7 @@ test_local_quarter(void **state)
 			    "%zu bytes: got %zu bytes %s", rows[i].max_bytes,
 			    rows[i].keylen, rows[i].len, gotlen,
 			    show(got, gotlen, a, sizeof(a)));
-		if (hit)
-			local_done(l);
+		local_release(l, ref);	/* NULL on a miss */
 		free(val);
 		free(key);
 		local_free(l);
@@ -695,28 +958,29 @@ rnd(uint64_t *s)
 static size_t
 overhead(size_t max_bytes)
 {
-	struct local	*l;
-	const char	*got;
-	char		*val;
-	size_t		 lo = 0, hi = max_bytes / 4, mid, len;
+	struct local		*l;
+	struct local_ref	*ref;
+	const char		*got;
+	char			*val;
+	size_t			 lo = 0, hi = max_bytes / 4, mid, len;
 
 	l = local_new(max_bytes);
 	assert_non_null(l);
 	local_enable(l);
 	val = pattern_exact('o', hi);
 	local_put(l, local_mark(l), "o", 1, val, 0, NEVER);
-	if (!local_get(l, "o", 1, 0, &got, &len)) {
+	if ((ref = local_get(l, "o", 1, 0, &got, &len)) == NULL) {
 		free(val);
 		local_free(l);
 		return 0;
 	}
-	local_done(l);
+	local_release(l, ref);
 	while (lo < hi) {		/* the longest stored is in [lo, hi] */
 		mid = lo + (hi - lo + 1) / 2;
 		local_invalidate(l, "o", 1);
 		local_put(l, local_mark(l), "o", 1, val, mid, NEVER);
-		if (local_get(l, "o", 1, 0, &got, &len)) {
-			local_done(l);
+		if ((ref = local_get(l, "o", 1, 0, &got, &len)) != NULL) {
+			local_release(l, ref);
 			lo = mid;
 		} else
 			hi = mid - 1;
@@ -798,11 +1062,12 @@ model_get(struct model *m, size_t k)
 static int
 probe(struct local *l, struct model *m, int stepno)
 {
-	struct rkey	*k;
-	const char	*got;
-	char		 a[32], b[64];
-	size_t		 i, gotlen;
-	int		 hit;
+	struct rkey		*k;
+	struct local_ref	*ref;
+	const char		*got;
+	char			 a[32], b[64];
+	size_t			 i, gotlen;
+	int			 hit;
 
 	for (i = 0; i < m->n + RKEYS; i++) {
 		if (i < m->n)
@@ -811,7 +1076,8 @@ probe(struct local *l, struct model *m, int stepno)
 			continue;
 		else
 			k = &m->rk[i - m->n];
-		hit = local_get(l, k->key, k->keylen, 0, &got, &gotlen);
+		ref = local_get(l, k->key, k->keylen, 0, &got, &gotlen);
+		hit = ref != NULL;
 		if (hit != k->in) {
 			row_fail(__LINE__, "step %d: %s: %s, want %s (%zu "
 			    "keys, %zu bytes with overhead %zu held)", stepno,
@@ -824,8 +1090,7 @@ probe(struct local *l, struct model *m, int stepno)
 			    "the %zu last put", stepno, show(k->key, k->keylen,
 			    a, sizeof(a)), gotlen, show(got, gotlen, b,
 			    sizeof(b)), k->len);
-		if (hit)
-			local_done(l);
+		local_release(l, ref);
 		if (bad > 0)
 			return 0;
 	}
@@ -842,14 +1107,15 @@ probe(struct local *l, struct model *m, int stepno)
 static void
 test_local_lru_random(void **state)
 {
-	struct model	 m;
-	struct rkey	*k;
-	struct local	*l;
-	const char	*got;
-	uint64_t	 r, seed = 0x5eed1234abcdULL;
-	size_t		 i, j, len, oldlen, maxlen;
-	char		 bigkey[32], *val;
-	int		 stepno;
+	struct model		 m;
+	struct rkey		*k;
+	struct local		*l;
+	struct local_ref	*ref;
+	const char		*got;
+	uint64_t		 r, seed = 0x5eed1234abcdULL;
+	size_t			 i, j, len, oldlen, maxlen;
+	char			 bigkey[32], *val;
+	int			 stepno;
 
 	(void)state;
 	memset(&m, 0, sizeof(m));
@@ -875,8 +1141,8 @@ test_local_lru_random(void **state)
 		j = (size_t)(r >> 8) % RKEYS;
 		k = &m.rk[j];
 		if (r % 8 == 0) {
-			if (local_get(l, k->key, k->keylen, 0, &got, &len))
-				local_done(l);
+			ref = local_get(l, k->key, k->keylen, 0, &got, &len);
+			local_release(l, ref);
 			model_get(&m, j);
 		} else if (r % 50 == 1) {
 			/* too big, under a key never used: changes nothing */
@@ -886,9 +1152,9 @@ test_local_lru_random(void **state)
 			local_put(l, local_mark(l), bigkey, strlen(bigkey), val,
 			    len, NEVER);
 			free(val);
-			if (local_get(l, bigkey, strlen(bigkey), 0, &got,
-			    &len)) {
-				local_done(l);
+			if ((ref = local_get(l, bigkey, strlen(bigkey), 0,
+			    &got, &len)) != NULL) {
+				local_release(l, ref);
 				row_fail(__LINE__, "step %d: %zu bytes put "
 				    "under %s were kept", stepno, len, bigkey);
 			}
@@ -923,11 +1189,12 @@ test_local_lru_random(void **state)
 static void
 test_local_many(void **state)
 {
-	struct local	*l;
-	const char	*got;
-	char		 key[32], val[64], a[64];
-	size_t		 keylen, len, gotlen;
-	int		 i, pass, hit, want;
+	struct local		*l;
+	struct local_ref	*ref;
+	const char		*got;
+	char			 key[32], val[64], a[64];
+	size_t			 keylen, len, gotlen;
+	int			 i, pass, hit, want;
 
 	(void)state;
 	l = local_new((size_t)64 << 20);
@@ -958,7 +1225,8 @@ test_local_many(void **state)
 			len = (size_t)snprintf(val, sizeof(val),
 			    "{\"id\":%d,\"pass\":%d}", i, pass);
 			want = pass == 0 || (pass == 1 && i % 2 == 1);
-			hit = local_get(l, key, keylen, 0, &got, &gotlen);
+			ref = local_get(l, key, keylen, 0, &got, &gotlen);
+			hit = ref != NULL;
 			if (hit != want)
 				row_fail(__LINE__, "pass %d, %s: %s, want %s",
 				    pass, key, hit ? "hit" : "miss",
@@ -968,8 +1236,7 @@ test_local_many(void **state)
 				row_fail(__LINE__, "pass %d, %s: %s, want %s",
 				    pass, key, show(got, gotlen, a, sizeof(a)),
 				    val);
-			if (hit)
-				local_done(l);
+			local_release(l, ref);
 			if (bad > 10)
 				break;
 		}
@@ -981,74 +1248,91 @@ test_local_many(void **state)
 	}
 	for (i = 0; i < MANY && bad <= 10; i++) {
 		keylen = (size_t)snprintf(key, sizeof(key), "todo:%d", i);
-		if (!local_get(l, key, keylen, 0, &got, &gotlen)) {
+		if ((ref = local_get(l, key, keylen, 0, &got, &gotlen)) ==
+		    NULL) {
 			row_fail(__LINE__, "refilled, %s: miss", key);
 			continue;
 		}
 		if (gotlen != keylen || memcmp(got, key, keylen) != 0)
 			row_fail(__LINE__, "refilled, %s: %s", key,
 			    show(got, gotlen, a, sizeof(a)));
-		local_done(l);
+		local_release(l, ref);
 	}
 	local_free(l);		/* with 10000 entries in: ASan counts leaks */
 	done();
 }
 
-struct blocked {
+/* What the other thread did while the main one held a reference. */
+struct other {
 	struct local	*l;
-	atomic_int	 done;
+	int		 got_new;	/* its get hit the new bytes */
+	int		 stale;		/* its get hit the old bytes */
 };
 
+/* An invalidation, a put of new bytes and a get, on another thread. */
 static void *
-invalidate_all(void *arg)
+other_thread(void *arg)
 {
-	struct blocked	*b = arg;
+	struct other		*o = arg;
+	struct local_ref	*ref;
+	const char		*got;
+	size_t			 gotlen;
 
-	local_invalidate(b->l, NULL, 0);
-	atomic_store(&b->done, 1);
+	local_invalidate(o->l, NULL, 0);
+	local_put(o->l, local_mark(o->l), "todo:1", 6, "{\"id\":1,\"v\":2}",
+	    14, NEVER);
+	if ((ref = local_get(o->l, "todo:1", 6, 0, &got, &gotlen)) != NULL) {
+		o->got_new = gotlen == 14 &&
+		    memcmp(got, "{\"id\":1,\"v\":2}", 14) == 0;
+		o->stale = gotlen == 8 && memcmp(got, "{\"id\":1}", 8) == 0;
+		local_release(o->l, ref);
+	}
 	return NULL;
 }
 
 /*
- * A hit keeps the cache locked until local_done: an invalidation from
- * another thread waits, and the bytes stay valid (under ASan, reading them
- * after a free would be reported).  The wait is a fixed 100 ms: an
- * invalidation that did not wait would almost always be done by then, and
- * one that waits can never be, so the test never fails when the lock works.
+ * A hit holds no lock: while this thread holds its reference, another one
+ * invalidates everything, puts new bytes under the same key and reads them
+ * (a lock left held would hang the join, which the watchdog in main()
+ * turns into a failure).  The held bytes stay the old ones and readable
+ * (under ASan, reading them after a free would be reported); the release,
+ * the last reference, frees them (or ASan reports a leak).
  */
 static void
-test_local_hit_holds_lock(void **state)
+test_local_hit_holds_no_lock(void **state)
 {
-	struct blocked	 b;
-	struct timespec	 ts = { 0, 100 * 1000 * 1000 };
-	pthread_t	 th;
-	const char	*got;
-	size_t		 gotlen;
+	struct other		 o;
+	struct local_ref	*ref, *ref2;
+	pthread_t		 th;
+	const char		*got, *got2;
+	char			 a[64];
+	size_t			 gotlen, gotlen2;
 
 	(void)state;
-	b.l = local_new(1 << 20);
-	assert_non_null(b.l);
-	atomic_init(&b.done, 0);
-	local_enable(b.l);
-	local_put(b.l, local_mark(b.l), "todo:1", 6, "{\"id\":1}", 8, NEVER);
-	assert_int_equal(local_get(b.l, "todo:1", 6, 0, &got, &gotlen), 1);
-	assert_int_equal(pthread_create(&th, NULL, invalidate_all, &b), 0);
-	(void)nanosleep(&ts, NULL);
-	if (atomic_load(&b.done))
-		row_fail(__LINE__, "local_invalidate ran between local_get's "
-		    "hit and local_done");
-	if (gotlen != 8 || memcmp(got, "{\"id\":1}", 8) != 0)
-		row_fail(__LINE__, "the hit's bytes changed before "
-		    "local_done");
-	local_done(b.l);
+	memset(&o, 0, sizeof(o));
+	o.l = local_new(1 << 20);
+	assert_non_null(o.l);
+	local_enable(o.l);
+	local_put(o.l, local_mark(o.l), "todo:1", 6, "{\"id\":1}", 8, NEVER);
+	ref = local_get(o.l, "todo:1", 6, 0, &got, &gotlen);
+	assert_non_null(ref);
+	assert_int_equal(pthread_create(&th, NULL, other_thread, &o), 0);
 	assert_int_equal(pthread_join(th, NULL), 0);
-	if (!atomic_load(&b.done))
-		row_fail(__LINE__, "local_invalidate did not finish");
-	if (local_get(b.l, "todo:1", 6, 0, &got, &gotlen)) {
-		local_done(b.l);
-		row_fail(__LINE__, "todo:1 hit after local_invalidate(NULL)");
-	}
-	local_free(b.l);
+	if (!o.got_new)
+		row_fail(__LINE__, "the other thread's get: %s, want its own "
+		    "put", o.stale ? "the invalidated bytes" : "a miss");
+	if (gotlen != 8 || memcmp(got, "{\"id\":1}", 8) != 0)
+		row_fail(__LINE__, "the held hit reads %s after an "
+		    "invalidation and a put, want {\"id\":1}",
+		    show(got, gotlen, a, sizeof(a)));
+	if ((ref2 = local_get(o.l, "todo:1", 6, 0, &got2, &gotlen2)) ==
+	    NULL || gotlen2 != 14)
+		row_fail(__LINE__, "todo:1: %s, want the other thread's put",
+		    ref2 != NULL ? show(got2, gotlen2, a, sizeof(a)) :
+		    "a miss");
+	local_release(o.l, ref2);
+	local_release(o.l, ref);	/* the last one: frees the old bytes */
+	local_free(o.l);
 	done();
 }
 
@@ -1065,6 +1349,7 @@ struct stress {
 	struct local	*l;
 	atomic_ulong	 redis[TKEYS];
 	atomic_ulong	 delivered[TKEYS];
+	atomic_ulong	 losses;	/* connections lost (cache.c) */
 	atomic_int	 stop;
 	unsigned long	 invalidations, flushes, disables;
 };
@@ -1113,6 +1398,9 @@ stress_invalidator(void *arg)
 			local_invalidate(s->l, NULL, 0);	/* FLUSHALL */
 			s->flushes++;
 			break;
+		case 2:
+			atomic_fetch_add(&s->losses, 1);	/* reconnect */
+			break;
 		default:
 			v = atomic_fetch_add(&s->redis[k], 1) + 1;
 			keylen = stress_key(k, key, sizeof(key));
@@ -1137,27 +1425,31 @@ mono_ms(void)
 }
 
 /*
- * The request thread (this one) gets, and on a miss marks, reads the model
- * and puts, on TKEYS keys with a made-up clock so that some copies expire;
- * the invalidation thread changes keys and invalidates them, and now and
- * then flushes or disables.  A hit must be the bytes this thread last put
- * for that key (after a miss nothing else can put it), and not older than
- * an invalidation delivered before the get: the mark must have refused it.
+ * The request thread (this one) passes the loss count, gets, and on a miss
+ * marks, reads the model and puts, on TKEYS keys with a made-up clock so
+ * that some copies expire; the invalidation thread changes keys and
+ * invalidates them, and now and then flushes, disables or loses the
+ * connection.  A hit must be the bytes this thread last put for that key
+ * (after a miss nothing else can put it), and not older than an
+ * invalidation delivered before the get: the mark must have refused it.
+ * One hit in four is held over a yield, so that the other thread drops it
+ * meanwhile: its bytes must not change before the release.
  */
 static void
 test_local_threads(void **state)
 {
-	struct stress	*s;
-	pthread_t	 th;
-	static char	 last[TKEYS][512];
-	size_t		 lastlen[TKEYS], keylen[TKEYS], gotlen;
-	unsigned long	 lastver[TKEYS], mark, ver, gone;
-	unsigned long	 hits = 0, misses = 0;
-	char		 key[TKEYS][32], a[128], b[128];
-	const char	*got;
-	uint64_t	 x, seed = 0xc0ffee123456789ULL;
-	long long	 start, now = 0;
-	int		 i, k;
+	struct stress		*s;
+	struct local_ref	*ref;
+	pthread_t		 th;
+	static char		 last[TKEYS][512];
+	size_t			 lastlen[TKEYS], keylen[TKEYS], gotlen;
+	unsigned long		 lastver[TKEYS], mark, ver, gone;
+	unsigned long		 hits = 0, misses = 0;
+	char			 key[TKEYS][32], a[128], b[128];
+	const char		*got;
+	uint64_t		 x, seed = 0xc0ffee123456789ULL;
+	long long		 start, now = 0;
+	int			 i, k;
 
 	(void)state;
 	s = calloc(1, sizeof(*s));
@@ -1169,6 +1461,7 @@ test_local_threads(void **state)
 		lastlen[k] = 0;
 		lastver[k] = 0;
 	}
+	atomic_init(&s->losses, 0);
 	atomic_init(&s->stop, 0);
 	s->l = local_new(TMAX);
 	assert_non_null(s->l);
@@ -1181,9 +1474,10 @@ test_local_threads(void **state)
 			x = rnd(&seed);
 			k = (int)(x % TKEYS);
 			now++;
+			local_losses(s->l, atomic_load(&s->losses));
 			gone = atomic_load(&s->delivered[k]);
-			if (local_get(s->l, key[k], keylen[k], now, &got,
-			    &gotlen)) {
+			if ((ref = local_get(s->l, key[k], keylen[k], now,
+			    &got, &gotlen)) != NULL) {
 				hits++;
 				if (gotlen != lastlen[k] ||
 				    memcmp(got, last[k], gotlen) != 0)
@@ -1196,7 +1490,16 @@ test_local_threads(void **state)
 					    "%lu after the invalidation of "
 					    "version %lu was delivered", key[k],
 					    lastver[k], gone);
-				local_done(s->l);
+				if ((x >> 50) % 4 == 0) {
+					sched_yield();
+					if (gotlen != lastlen[k] ||
+					    memcmp(got, last[k], gotlen) != 0)
+						row_fail(__LINE__, "%s: held "
+						    "bytes changed to %s",
+						    key[k], show(got, gotlen,
+						    a, sizeof(a)));
+				}
+				local_release(s->l, ref);
 				continue;
 			}
 			misses++;
@@ -1228,7 +1531,7 @@ main(void)
 		cmocka_unit_test_setup(test_local_quarter, reset),
 		cmocka_unit_test_setup(test_local_lru_random, reset),
 		cmocka_unit_test_setup(test_local_many, reset),
-		cmocka_unit_test_setup(test_local_hit_holds_lock, reset),
+		cmocka_unit_test_setup(test_local_hit_holds_no_lock, reset),
 		cmocka_unit_test_setup(test_local_threads, reset),
 	};
 

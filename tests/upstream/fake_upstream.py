@@ -154,6 +154,10 @@ class State:
         # Bumped by every reset, so that a kept-alive connection used again
         # after a reset is counted again (see count()).
         self.generation = 0
+        # Requests being answered now (id -> {"path", "client_port"}), kept
+        # across resets; the peak is per reset.
+        self.in_flight = {}
+        self.next_flight = 0
         self.reset()
 
     def reset(self):
@@ -165,6 +169,7 @@ class State:
             self.connections = 0
             self.faults = []  # oldest first
             self.overrides = {}  # path -> (status, body)
+            self.peak = len(self.in_flight)
 
     def count(self, path, connection_generation):
         """Count a request on path, and its connection if not yet counted in
@@ -180,6 +185,24 @@ class State:
         with self.lock:
             return {"total": self.total, "requests": dict(self.requests),
                     "connections": self.connections}
+
+    def begin(self, path, client_port):
+        """Notes a request on path as in flight; returns its id for end()."""
+        with self.lock:
+            self.next_flight += 1
+            self.in_flight[self.next_flight] = {"path": path, "client_port": client_port}
+            self.peak = max(self.peak, len(self.in_flight))
+            return self.next_flight
+
+    def end(self, flight):
+        with self.lock:
+            self.in_flight.pop(flight, None)
+
+    def flights(self):
+        with self.lock:
+            return {"in_flight": sorted(self.in_flight.values(),
+                                        key=lambda f: (f["path"], f["client_port"])),
+                    "peak": self.peak}
 
     def add_fault(self, fault):
         with self.lock:
@@ -247,7 +270,11 @@ class Handler(BaseHTTPRequestHandler):
             if path.startswith(CONTROL_PREFIX):
                 self.control(path, body)
             else:
-                self.upstream(path)
+                flight = self.server.state.begin(path, self.client_address[1])
+                try:
+                    self.upstream(path)
+                finally:
+                    self.server.state.end(flight)
         except (BrokenPipeError, ConnectionResetError):
             # The client went away mid-answer (timed out, or gave up on an
             # oversize body): nothing to report.
@@ -349,6 +376,8 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if action in (("GET", "/__control/stats"), ("HEAD", "/__control/stats")):
                 answer = state.stats()
+            elif action in (("GET", "/__control/inflight"), ("HEAD", "/__control/inflight")):
+                answer = state.flights()
             elif action == ("POST", "/__control/reset"):
                 state.reset()
             elif action == ("POST", "/__control/fault"):

@@ -1,0 +1,50 @@
+/*
+ * background.h: work that must not delay an answer, run by a pool of
+ * threads beside the request threads: the refresh of an entry served
+ * stale-while-revalidate, and the gzip form of an entry just stored.
+ *
+ * Jobs wait in a bounded queue (queue.c), one per kind and key at a time;
+ * when it is full the job is dropped (the next stale hit asks again) and
+ * the request goes on.  Each pool thread has its own Redis connection and
+ * libcurl handle; the fill lock in Redis still makes one upstream fetch
+ * per key across processes and fronts.
+ */
+#ifndef BACKGROUND_H
+#define BACKGROUND_H
+
+#include <stddef.h>
+
+#include "config.h"
+#include "fill.h"
+
+#define BACKGROUND_QUEUE_MAX	1024
+
+struct background;
+
+/*
+ * Starts nthreads pool threads (0: none; the jobs then wait for
+ * background_drain).  NULL if it cannot be set up.
+ */
+struct background	*background_start(const struct config *cfg,
+			    struct fill_shared *shared, int nthreads);
+
+/* Stops the pool: jobs running finish, jobs waiting are dropped. */
+void			 background_stop(struct background *);
+
+/* Queues the refresh of k.  0 queued, -1 dropped. */
+int			 background_refresh(struct background *,
+			    const struct fill_keys *k);
+
+/*
+ * Queues the gzip form of the entry stored[len] just written for k;
+ * takes stored (a malloc'd copy), dropped or not.  0 queued, -1 dropped.
+ */
+int			 background_compress(struct background *,
+			    const struct fill_keys *k, char *stored,
+			    size_t len);
+
+/* Runs every waiting job in the caller's thread, with f (CGI). */
+void			 background_drain(struct background *,
+			    struct fill *f);
+
+#endif /* BACKGROUND_H */
