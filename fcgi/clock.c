@@ -36,3 +36,18 @@ clock_mono_us(void)
 		return 0;
 	return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
+
+struct timespec
+clock_after(clockid_t id, long long ms)
+{
+	struct timespec	ts;
+
+	(void)clock_gettime(id, &ts);
+	ts.tv_sec += (time_t)(ms / 1000);
+	ts.tv_nsec += (long)(ms % 1000) * 1000000L;
+	if (ts.tv_nsec >= 1000000000L) {
+		ts.tv_sec++;
+		ts.tv_nsec -= 1000000000L;
+	}
+	return ts;
+}

@@ -435,13 +435,7 @@ await_flight(struct fill *f, struct flight *fl, struct fill_out *out)
 	long long	wait_ms = f->cfg->upstream_timeout_ms + LOCK_SLACK_MS;
 	int		rc = 0;
 
-	(void)clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_sec += wait_ms / 1000;
-	until.tv_nsec += (wait_ms % 1000) * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
+	until = clock_after(CLOCK_MONOTONIC, wait_ms);
 	fl->waiters++;
 	while (!fl->done && rc == 0)
 		rc = pthread_cond_timedwait(&fl->cv, &f->shared->mu, &until);

@@ -294,12 +294,7 @@ stop_threads(struct worker *w, long long grace_ms)
 			if (t->waiting)
 				(void)pthread_kill(t->thread, WAKE_SIGNAL);
 			pthread_mutex_unlock(&t->mu);
-			(void)clock_gettime(CLOCK_REALTIME, &until);
-			until.tv_nsec += 5 * 1000000L;
-			if (until.tv_nsec >= 1000000000L) {
-				until.tv_sec++;
-				until.tv_nsec -= 1000000000L;
-			}
+			until = clock_after(CLOCK_REALTIME, 5);
 			if (pthread_timedjoin_np(t->thread, NULL, &until) == 0)
 				t->joined = 1;
 			else
