@@ -429,11 +429,7 @@ class Static:
             with open(self.log, "rb") as f:
                 raise BenchError(f"static lighttpd exited {self.proc.returncode}: "
                                  f"{f.read().decode(errors='replace')}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
+        return harness.tcp_accepts(self.port)
 
     def stop(self):
         if self.proc is not None:
@@ -487,11 +483,7 @@ class Reference:
     def listening(self):
         if self.proc.poll() is not None:
             raise BenchError(f"{self.name} exited {self.proc.returncode}:\n{self.output()}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
+        return harness.tcp_accepts(self.port)
 
     def stop(self):
         if self.proc is not None:

@@ -12,6 +12,7 @@ import base64
 import http.client
 import json
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -29,10 +30,42 @@ with open(os.path.join(TOP, "tests", "upstream", "todos.json"), "rb") as f:
     TODOS = json.load(f)
 
 
+def _ephemeral_low():
+    try:
+        with open("/proc/sys/net/ipv4/ip_local_port_range") as f:
+            return int(f.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nothing listens on, below the kernel's ephemeral range (and
+    10000 further below, for the FastCGI port the run scripts derive from
+    it): a port from that range can be the source port of a connect(), and
+    a connect() to 127.0.0.1:P from source port P reaches itself (TCP
+    simultaneous open), which looks like a server listening on P."""
+    low = _ephemeral_low()
+    first, last = max(1024, low - 20000), max(2048, low - 10001)
+    for _ in range(200):
+        port = random.randint(first, last)
+        with socket.socket() as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        return port
+    raise AssertionError(f"no free port in {first}..{last}")
+
+
+def tcp_accepts(port, host="127.0.0.1"):
+    """True if a server accepts on host:port; a connection that reached
+    itself (source port = port) is no server."""
+    try:
+        with socket.create_connection((host, port), timeout=1) as s:
+            return s.getsockname() != s.getpeername()
+    except OSError:
+        return False
 
 
 def wait_for(predicate, timeout, what, interval=0.05):
@@ -252,11 +285,7 @@ class Service:
     def listening(self):
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.front}/run exited {self.proc.returncode}:\n{self.output()}")
-        try:
-            with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                return True
-        except OSError:
-            return False
+        return tcp_accepts(self.port)
 
     def output(self):
         with open(self.log, "rb") as f:

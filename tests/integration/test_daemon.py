@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from harness import RESPONDER, TODOS, children, free_port, pid_alive, wait_for
+from harness import RESPONDER, TODOS, children, free_port, pid_alive, tcp_accepts, wait_for
 
 
 def fcgi_get(port, uri, method="GET", timeout=10):
@@ -56,13 +56,7 @@ def daemon(tmp_path, redis, upstream):
                             env=env, stdout=log, stderr=subprocess.STDOUT)
     wait_for(lambda: len(children(proc.pid)) == 3, 10, "3 workers")
 
-    def listening():
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return True
-        except OSError:
-            return False
-    wait_for(listening, 10, "the daemon to listen")
+    wait_for(lambda: tcp_accepts(port), 10, "the daemon to listen")
     proc.port = port
     proc.logpath = tmp_path / "daemon.log"
     yield proc

@@ -19,7 +19,7 @@ import time
 import pytest
 
 from harness import (RESPONDER, RUN, TODOS, Service, children, pid_alive,
-                     stop_process, wait_for)
+                     stop_process, tcp_accepts, wait_for)
 
 # Started by the script, these must be gone this soon after a signal.
 STOP_TIMEOUT = 10
@@ -35,13 +35,6 @@ def start_time(pid):
     except (FileNotFoundError, ProcessLookupError, IndexError):
         return None
 
-
-def tcp_accepts(port):
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def unix_accepts(path):
