@@ -799,12 +799,12 @@ class Bench:
         self.redis = self.started(harness.Redis(self.subdir("redis"), unix=True).start())
         self.rconn = RedisConn(self.redis.socket)
         self.upstream = self.started(Upstream(self.subdir("upstream")).start())
-        # FCGI_PROCS unset: lighttpd/run's default, as with `make run`.
-        # LOG_LEVEL=warn: no access line (one write(2)) per request.
+        # FCGI_PROCS, FCGI_THREADS and LOG_LEVEL unset: lighttpd/run's
+        # defaults, as with `make run` (an access line per request).
         self.a = self.started(harness.Service(
             self.subdir("A"), RESPONDER=RESPONDER, REDIS_URL=self.redis.url,
             UPSTREAM_URL=self.upstream.url, CACHE_TTL=CACHE_TTL,
-            FCGI_PROCS=None, LOG_LEVEL="warn").start())
+            FCGI_PROCS=None, LOG_LEVEL=None).start())
         self.procs = len(self.a.responder_pids())
         log(f"A (todos-fcgi) on port {self.a.port}, {self.procs} responders; "
             f"redis {self.redis.socket}; upstream on port {self.upstream.port}")
@@ -815,13 +815,13 @@ class Bench:
         self.a0 = self.started(harness.Service(
             self.subdir("A0"), RESPONDER=RESPONDER, REDIS_URL=self.redis.url,
             UPSTREAM_URL=self.upstream.url, CACHE_TTL=CACHE_TTL, LOCAL_CACHE_BYTES=0,
-            FCGI_PROCS=None, LOG_LEVEL="warn").start())
+            FCGI_PROCS=None, LOG_LEVEL=None).start())
         # FCGI_PORT picked here: nginx/run's PORT+10000 may be another
         # server's free port.
         self.an = self.started(harness.Service(
             self.subdir("A-nginx"), front="nginx", RESPONDER=RESPONDER,
             REDIS_URL=self.redis.url, UPSTREAM_URL=self.upstream.url,
-            CACHE_TTL=CACHE_TTL, LOG_LEVEL="warn", FCGI_PORT=harness.free_port(),
+            CACHE_TTL=CACHE_TTL, LOG_LEVEL=None, FCGI_PORT=harness.free_port(),
             **NGINX_ENV).start())
         self.b, self.c, self.bn = {}, {}, {}
         for name, cap in self.captures.items():
@@ -1328,7 +1328,8 @@ def markdown_hits(out, rows):
         "daemon workers each for A-nginx and B-nginx; nginx/run said: "
         f"\"{out.get('nginx', {}).get('line', '?')}\"",
         "- A: the project (lighttpd/run, Redis on a unix socket, CACHE_TTL="
-        f"{CACHE_TTL}, LOG_LEVEL=warn); B: bench/const_fcgi, same lighttpd/run and config, "
+        f"{CACHE_TTL}, default LOG_LEVEL=info: an access line per request); "
+        "B: bench/const_fcgi, same lighttpd/run and config, "
         "answering the captured HIT (same status, headers, body); C: lighttpd, "
         "mod_staticfile only, the same body as a file; A0 (random-id rows only): A with "
         "its in-process cache off, every HIT a Redis GET",

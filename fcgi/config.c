@@ -93,6 +93,46 @@ copy(char *dst, size_t size, const char *src, size_t len)
 }
 
 static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * copy() that decodes percent-escapes (RFC 3986 2.1): how a URL carries
+ * an '@', '/', ':' or '%' in its password.  -1 if dst is too small, an
+ * escape is not two hex digits, or it decodes to NUL.
+ */
+static int
+copy_decoded(char *dst, size_t size, const char *src, size_t len)
+{
+	size_t	i, n = 0;
+	int	hi, lo;
+
+	for (i = 0; i < len; i++) {
+		if (n + 1 >= size)
+			return -1;
+		if (src[i] != '%') {
+			dst[n++] = src[i];
+			continue;
+		}
+		if (len - i < 3 || (hi = hexval(src[i + 1])) == -1 ||
+		    (lo = hexval(src[i + 2])) == -1 || (hi | lo) == 0)
+			return -1;
+		dst[n++] = (char)(hi << 4 | lo);
+		i += 2;
+	}
+	dst[n] = '\0';
+	return 0;
+}
+
+static int
 unreserved_host(const char *s, size_t len)
 {
 	size_t	i;
@@ -139,15 +179,20 @@ config_redis_url(struct redis_target *t, const char *url, char *err,
 		return fail(err, errsz, "must start with redis:// or unix://");
 	p = url + 8;
 
-	/* [user][:password]@ -- only the password is used (AUTH). */
+	/*
+	 * [user][:password]@ -- only the password is used (AUTH).  An '@',
+	 * '/' or ':' in it is percent-encoded (%40, %2F, %3A), as in any URL.
+	 */
 	slash = strchr(p, '/');
 	at = strchr(p, '@');
 	if (at != NULL && (slash == NULL || at < slash)) {
 		const char *colon = memchr(p, ':', (size_t)(at - p));
 
-		if (colon != NULL && copy(t->password, sizeof(t->password),
-		    colon + 1, (size_t)(at - colon - 1)) == -1)
-			return fail(err, errsz, "password too long");
+		if (colon != NULL && copy_decoded(t->password,
+		    sizeof(t->password), colon + 1,
+		    (size_t)(at - colon - 1)) == -1)
+			return fail(err, errsz, "password too long, or a bad "
+			    "%%-escape in it (%%40 for '@', %%2F for '/')");
 		p = at + 1;
 	}
 

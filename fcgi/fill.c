@@ -246,7 +246,7 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	/* A failed store still answers; the next request fills again. */
 	if (store && keep_ms > 0 && cache_set(f->cache, k->entry,
 	    k->entry_len, out->mem, len, keep_ms) == ERR_OK)
-		out->stored = 1;
+		out->stored = out->cached = 1;
 }
 
 /* Leads a fill holding the lock token; always releases it. */
@@ -331,7 +331,7 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 				return;
 			}
 			out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
-			out->collapsed = 1;
+			out->collapsed = out->cached = 1;
 			metrics_collapsed();
 			return;
 		}
@@ -422,6 +422,7 @@ share(const struct fill_out *led, struct fill_out *out)
 	out->err = led->err;
 	out->bypassed = led->bypassed;
 	out->retry_after = led->retry_after;
+	out->cached = led->cached;
 	out->collapsed = 1;
 	if (led->err == ERR_OK || led->err == ERR_NOT_FOUND)
 		metrics_collapsed();

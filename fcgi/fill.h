@@ -75,6 +75,8 @@ struct fill_out {
 	size_t		 mem_len;
 	int		 collapsed;	/* e came from another's fetch */
 	int		 stored;	/* e was written to Redis */
+	int		 cached;	/* e is in Redis: stored here or by
+					   the fill it collapsed into */
 	enum err	 bypassed;	/* not ERR_OK: Redis failed (down or
 					   erroring), nothing was stored */
 	int		 fwd_status;	/* upstream's status; 0: not asked */

@@ -120,7 +120,9 @@ detail(enum err e)
 
 /*
  * Answers with entry e: a 200 (or a 304 when If-None-Match matches its
- * ETag), or the 404 of a negatively cached id.
+ * ETag), or the 404 of a negatively cached id.  Cache-Status carries the
+ * entry's freshness left (ttl) only if cs->has_ttl: the entry is in the
+ * cache (RFC 9211 2.7), not when the answer was passed through.
  */
 static void
 answer(struct serve *s, struct request *req, const struct route *r,
@@ -137,7 +139,6 @@ answer(struct serve *s, struct request *req, const struct route *r,
 	memset(&rep, 0, sizeof(rep));
 	rep.has_age = 1;
 	rep.age = entry_age(e, now);
-	cs->has_ttl = 1;
 	cs->ttl = e->ttl - rep.age;
 	rep.x_cache = x_cache;
 	if (reply_cache_status(csbuf, sizeof(csbuf), cs) != -1)
@@ -233,6 +234,7 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 	memset(&stale, 0, sizeof(stale));
 	memset(&cs, 0, sizeof(cs));
 	cs.hit = 1;
+	cs.has_ttl = 1;
 
 	/* In-process copy: no Redis round trip, no allocation, no lock held. */
 	sync_local(s);
@@ -279,6 +281,7 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 		}
 	}
 	cs.hit = 0;
+	cs.has_ttl = 0;
 
 	fill_run(&s->fill, k, got == ERR_CACHE_DOWN ? FILL_NOSTORE : FILL_WAIT,
 	    &out);
@@ -292,6 +295,7 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 		cs.fwd_status = out.fwd_status;
 		cs.stored = out.stored;
 		cs.collapsed = out.collapsed;
+		cs.has_ttl = out.cached;
 		answer(s, req, r, &out.e, out.bypassed != ERR_OK ||
 		    got != ERR_OK ? "BYPASS" : out.collapsed ? "HIT" : "MISS",
 		    &cs);
@@ -301,6 +305,7 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 		cs.fwd = "stale";
 		cs.fwd_status = out.fwd_status;
 		cs.detail = detail(out.err);
+		cs.has_ttl = 1;
 		answer(s, req, r, &stale.e, "STALE", &cs);
 	} else
 		fail(s, req, r, &out);

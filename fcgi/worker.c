@@ -32,6 +32,7 @@
 
 #include <curl/curl.h>
 #include <fcgiapp.h>
+#include <fastcgi.h>
 
 #include "background.h"
 #include "cache.h"
@@ -190,6 +191,39 @@ discard_input(struct request_thread *t)
 		}
 }
 
+/*
+ * A request in a role other than RESPONDER (an AUTHORIZER or FILTER, as
+ * lighttpd's mode "authorizer" sends) gets the FastCGI answer for a role
+ * the application does not play: FCGI_END_REQUEST with FCGI_UNKNOWN_ROLE
+ * and no output (FastCGI 1.0, 5.5).  libfcgi accepts every role, so the
+ * record is written here and the connection closed.  Returns 1 if so.
+ */
+static int
+refuse_role(struct request_thread *t)
+{
+	static atomic_int	logged;
+	unsigned char		rec[16];
+	int			id = t->req.requestId;
+
+	if (t->req.role == FCGI_RESPONDER)
+		return 0;
+	if (atomic_exchange(&logged, 1) == 0)
+		log_warn("%s: FastCGI role %d refused (only RESPONDER, 1)",
+		    __func__, t->req.role);
+	memset(rec, 0, sizeof(rec));
+	rec[0] = FCGI_VERSION_1;
+	rec[1] = FCGI_END_REQUEST;
+	rec[2] = (unsigned char)((id >> 8) & 0xff);
+	rec[3] = (unsigned char)(id & 0xff);
+	rec[5] = 8;			/* contentLength */
+	rec[12] = FCGI_UNKNOWN_ROLE;	/* protocolStatus; appStatus 0 */
+	/* Best effort: the connection is closed next either way. */
+	if (write(t->req.ipcFd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
+		log_debug("%s: write: short or failed", __func__);
+	drop(t);
+	return 1;
+}
+
 static void *
 request_main(void *arg)
 {
@@ -229,6 +263,10 @@ request_main(void *arg)
 			continue;
 		}
 		(void)set_waiting(t, 0);
+		if (refuse_role(t)) {
+			FCGX_Finish_r(&t->req);
+			continue;
+		}
 		r.envp = t->req.envp;
 		r.out.fcgx = t->req.out;
 		r.out.fd = -1;

@@ -47,7 +47,7 @@ def test_age_counts_up_and_max_age_down(service):
     # max-age is the lifetime; a client's freshness left is max-age - Age.
     assert hit.headers["cache-control"] == \
         "max-age=60, stale-while-revalidate=30, stale-if-error=3600"
-    assert f"ttl={60 - age}" in hit.headers["cache-status"]
+    assert hit.headers["cache-status"] == f"todos-fcgi; hit; ttl={60 - age}"
 
 
 def test_entry_is_stored_with_ttl_and_stored_at(service, redis):
@@ -94,6 +94,9 @@ def test_wrong_type_key_is_bypassed_then_repaired(service, redis):
     redis.cli("HSET", KEY, "a", "b")
     r = get(service)
     assert r.headers["x-cache"] == "BYPASS"
+    # Only the read failed: the answer was stored, so it has a ttl.
+    assert r.headers["cache-status"] == \
+        "todos-fcgi; fwd=bypass; fwd-status=200; stored; ttl=60; detail=redis-error"
     assert r.json() == TODOS[0]
     assert get(service).headers["x-cache"] == "HIT"
 
@@ -106,7 +109,9 @@ def test_redis_refusing_writes_still_answers(service, redis):
             r = get(service)
             # The fill lock cannot be written either: Redis is erroring.
             assert r.headers["x-cache"] == "BYPASS"
-            assert "detail=redis-error" in r.headers["cache-status"]
+            # Nothing stored: no ttl (RFC 9211: freshness of a stored copy).
+            assert r.headers["cache-status"] == \
+                "todos-fcgi; fwd=bypass; fwd-status=200; detail=redis-error"
             assert r.json() == TODOS[0]
     finally:
         redis.cli("CONFIG", "SET", "maxmemory", "0")
@@ -120,6 +125,8 @@ def test_redis_stopped_is_bypass_then_caching_resumes(service, upstream, redis):
     for _ in range(6):
         r = get(service)
         assert r.headers["x-cache"] == "BYPASS"
+        assert r.headers["cache-status"] == \
+            "todos-fcgi; fwd=bypass; fwd-status=200; detail=redis-down"
         assert r.json() == TODOS[0]
         assert r.headers["cache-control"] == "max-age=60, stale-while-revalidate=30, stale-if-error=3600"
     assert upstream.count("/todos/1") == 7

@@ -624,6 +624,10 @@ static const struct url_row url_rows[] = {
 	TCP("redis://[::1]:6379/0", "::1", 6379, 0, ""),
 	TCP("redis://[::1]", "::1", 6379, 0, ""),
 	TCP("redis://:p@[fe80::1]:7000/1", "fe80::1", 7000, 1, "p"),
+	/* Percent-escapes in the password are decoded (RFC 3986 2.1). */
+	TCP("redis://:p%40ss@h", "h", 6379, 0, "p@ss"),
+	TCP("redis://:a%2Fb%3Ac%25d@h:7/1", "h", 7, 1, "a/b:c%d"),
+	TCP("redis://u:%2f%3a@h", "h", 6379, 0, "/:"),
 	UNIX("unix:///tmp/r.sock", "/tmp/r.sock", 0),
 	UNIX("unix:///tmp/r.sock?db=4", "/tmp/r.sock", 4),
 	UNIX("unix:///tmp/r.sock?db=15", "/tmp/r.sock", 15),
@@ -646,6 +650,10 @@ static const struct url_row url_rows[] = {
 	BAD("redis://h:port"),
 	BAD("redis://h h"),
 	BAD("redis://h?db=1"),
+	BAD("redis://:p%4@h"),		/* escape cut short */
+	BAD("redis://:p%zz@h"),		/* not hex */
+	BAD("redis://:p%00@h"),		/* decodes to NUL */
+	BAD("redis://:p%@h"),
 	BAD("redis://[::1"),
 	BAD("redis://[::1]x"),
 	BAD("redis://[]"),
