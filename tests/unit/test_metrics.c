@@ -82,6 +82,45 @@ test_metrics_counts_and_formats(void **state)
 	assert_int_equal(metrics_format(out, 100), -1);
 }
 
+#define BUCKET(le)	"todos_upstream_duration_seconds_bucket{le=\"" le "\"}"
+
+/*
+ * A latency exactly on a bucket's bound counts in that bucket: Prometheus
+ * buckets are "less than or equal" (le).  Deltas: the counters are the
+ * process's, shared with the test before.
+ */
+static void
+test_metrics_bucket_bounds_are_inclusive(void **state)
+{
+	static const struct {
+		int		 line;
+		long		 ms;
+		const char	*in, *below;	/* its bucket, the one before */
+	} t[] = {
+		{ __LINE__, 5, BUCKET("0.005"), NULL },
+		{ __LINE__, 6, BUCKET("0.01"), BUCKET("0.005") },
+		{ __LINE__, 250, BUCKET("0.25"), BUCKET("0.1") },
+		{ __LINE__, 251, BUCKET("0.5"), BUCKET("0.25") },
+		{ __LINE__, 10000, BUCKET("10"), BUCKET("5") },
+		{ __LINE__, 10001, BUCKET("+Inf"), BUCKET("10") },
+	};
+	long long	in, below;
+	size_t		i;
+
+	(void)state;
+	for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+		scrape();
+		in = value(t[i].in);
+		below = t[i].below != NULL ? value(t[i].below) : 0;
+		metrics_upstream(1, t[i].ms);
+		scrape();
+		if (value(t[i].in) != in + 1 || (t[i].below != NULL &&
+		    value(t[i].below) != below))
+			fail_msg("line %d: %ld ms not counted in %s alone",
+			    t[i].line, t[i].ms, t[i].in);
+	}
+}
+
 /* Two processes mapping the same file count into the same totals. */
 static void
 test_metrics_shared_between_processes(void **state)
@@ -118,6 +157,7 @@ main(void)
 		/* In order: the first counts in process memory, the second
 		   maps a file (metrics_open works once per process). */
 		cmocka_unit_test(test_metrics_counts_and_formats),
+		cmocka_unit_test(test_metrics_bucket_bounds_are_inclusive),
 		cmocka_unit_test(test_metrics_shared_between_processes),
 	};
 
