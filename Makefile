@@ -11,6 +11,7 @@
 #   make fuzz       each fuzzer for FUZZ_SECONDS (60)
 #   make soak       a minute of load with faults, then valgrind
 #   make bench      the project against the architecture's ceiling (wrk)
+#   make mutate     plant each of tests/mutate/mutants, see the tests fail
 
 CC	?= cc
 O	?= build
@@ -44,8 +45,8 @@ DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
 	     clang libclang-rt-14-dev libtsan2 valgrind apache2 nginx \
 	     redis-sentinel
 
-.PHONY: all run demo test unit integration sanitize deps-build deps-run \
-	deps-test clean
+.PHONY: all run demo test unit unit-build integration sanitize mutate \
+	deps-build deps-run deps-test clean
 .DELETE_ON_ERROR:
 
 all: $(O)/todos-fcgi
@@ -111,6 +112,15 @@ demo: deps-demo
 
 unit: $(UNITS)
 	@rc=0; for t in $(UNITS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
+
+unit-build: $(UNITS)
+
+# The mutation check (tests/mutate/mutate.py): each mutant of
+# tests/mutate/mutants planted in a copy of the tree and judged by the
+# unit tests, then the integration tests named for it.  Not in `make
+# test`: it rebuilds and reruns suites once per mutant (see README).
+mutate: deps-test all
+	$(PYTHON) tests/mutate/mutate.py $(if $(MUTANTS),--only $(MUTANTS))
 
 integration: all
 	RESPONDER=$(CURDIR)/$(O)/todos-fcgi $(PYTHON) -m pytest -q \
