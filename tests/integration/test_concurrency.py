@@ -257,7 +257,8 @@ def test_hit_is_fast_while_20_keys_are_fetched_and_20_refreshed(service_for_test
         r = c.response
         assert r is not None and r.status == 200, c
         assert r.headers["x-cache"] == "STALE", c
-        assert "detail=stale-while-revalidate" in r.headers["cache-status"], c
+        assert r.headers["cache-status"] == f"todos-fcgi; hit; ttl={1 - int(r.headers['age'])}; " \
+            "detail=stale-while-revalidate", c
         assert r.json() == TODOS[i - 1]
         assert c.took < MISS_LATENCY_MS / 1000, c
     # One upstream fetch per missed key; none for K; the refreshes (20
@@ -286,9 +287,11 @@ def test_ten_concurrent_requests_in_one_process_make_one_fetch(service_for_test,
     # The nine HITs were answered from the one fill (README: Cache-Status
     # "collapsed"), all together, right after it.
     hits = [c for c in calls if c.response.headers["x-cache"] == "HIT"]
-    assert all("collapsed" in c.response.headers["cache-status"] for c in hits), calls
+    assert all(c.response.headers["cache-status"] == "todos-fcgi; fwd=uri-miss; collapsed; ttl=60"
+               for c in hits), [c.response.headers["cache-status"] for c in hits]
     miss = next(c for c in calls if c.response.headers["x-cache"] == "MISS")
-    assert "fwd=uri-miss" in miss.response.headers["cache-status"]
+    assert miss.response.headers["cache-status"] == \
+        "todos-fcgi; fwd=uri-miss; fwd-status=200; stored; ttl=60"
     assert max(c.done for c in calls) - t0 < 0.8 + 0.5, calls
     assert max(c.done for c in calls) - miss.done < 0.1, calls
 
