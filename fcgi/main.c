@@ -9,6 +9,7 @@
  *	todos-fcgi --check-config		validate the environment, exit
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,19 @@ lookup(const char *name)
 	return getenv(name);
 }
 
+static int	usage_error(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
+
 /* A command-line mistake: the message, then the usage; EXIT_USAGE. */
 static int
-usage_error(const char *fmt, const char *arg)
+usage_error(const char *fmt, ...)
 {
+	va_list	ap;
+
 	fprintf(stderr, "%s: ", PROG);
-	fprintf(stderr, fmt, arg);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
 	fputs("\n", stderr);
 	fputs(usage, stderr);
 	return EXIT_USAGE;
