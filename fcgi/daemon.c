@@ -4,12 +4,16 @@
  * The parent opens the socket, forks the workers and then only waits for
  * signals (sigtimedwait on a blocked set: no handler races).  It creates
  * no threads and no Redis or libcurl state, so each worker starts clean.
+ * SIGHUP is ignored: the configuration is the environment, read once, so
+ * there is nothing to reload; and a daemon started from a terminal must
+ * not die with it.  Workers die with the parent (PR_SET_PDEATHSIG): a
+ * parent killed outright leaves no orphans holding the socket.
  */
 #include <errno.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -18,6 +22,7 @@
 
 #include "clock.h"
 #include "daemon.h"
+#include "endpoint.h"
 #include "log.h"
 #include "metrics.h"
 #include "worker.h"
@@ -27,10 +32,10 @@
 				   after a pause, not in a tight loop */
 
 static int
-spawn(const struct config *cfg, int fd)
+spawn(const struct config *cfg, int fd, const struct peers *peers)
 {
 	sigset_t	set;
-	pid_t		pid;
+	pid_t		pid, parent = getpid();
 
 	if ((pid = fork()) == -1) {
 		log_error("%s: fork: %s", __func__, strerror(errno));
@@ -40,38 +45,33 @@ spawn(const struct config *cfg, int fd)
 		/* Still blocked: a SIGTERM sent at once waits for the worker. */
 		worker_signals(&set);
 		(void)sigprocmask(SIG_BLOCK, &set, NULL);
-		exit(worker_run(cfg, fd));
+		/*
+		 * The parent's death is a SIGTERM: a graceful stop.  If it
+		 * died before prctl, getppid() is already another process.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1 ||
+		    getppid() != parent)
+			_exit(EXIT_FAILURE);
+		exit(worker_run(cfg, fd, peers));
 	}
 	return pid;
 }
 
-/* Opens address; -1 with a log line on failure. */
-static int
-open_listener(const char *address)
+/* Logs, for func, how a worker ended that was not asked to. */
+static void
+log_end(const char *func, pid_t pid, int status)
 {
-	const char	*path = address;
-	int		 fd;
-
-	if (strncmp(address, "unix:", 5) == 0) {
-		path = address + 5;
-		(void)unlink(path);	/* a socket left by a killed daemon */
-	}
-	if ((fd = FCGX_OpenSocket(path, BACKLOG)) == -1) {
-		log_error("%s: cannot listen on %s: %s", __func__, address,
-		    strerror(errno));
-		return -1;
-	}
-	/*
-	 * Web servers connect as their own user; who may connect is decided
-	 * by the permissions of the socket's directory.
-	 */
-	if (path != address)
-		(void)chmod(path, 0666);
-	return fd;
+	if (WIFSIGNALED(status))
+		log_warn("%s: worker %ld killed by signal %d", func,
+		    (long)pid, WTERMSIG(status));
+	else
+		log_warn("%s: worker %ld exited with status %d", func,
+		    (long)pid, WIFEXITED(status) ? WEXITSTATUS(status) : status);
 }
 
 int
-daemon_run(const struct config *cfg, const char *address, int workers)
+daemon_run(const struct config *cfg, struct endpoint *ep, int workers,
+    const struct peers *peers)
 {
 	pid_t		*pids;
 	long long	*born;
@@ -80,10 +80,17 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 	struct timespec	 tick = { 1, 0 };
 	pid_t		 pid;
 	long long	 deadline = 0;
+	char		 why[256];
 	int		 fd, i, status, alive, stopping = 0;
 
-	if (FCGX_Init() != 0 || (fd = open_listener(address)) == -1)
+	if (FCGX_Init() != 0) {
+		log_error("%s: FCGX_Init failed", __func__);
 		return EXIT_FAILURE;
+	}
+	if ((fd = endpoint_open(ep, BACKLOG, why, sizeof(why))) == -1) {
+		log_error("%s: cannot listen on %s: %s", __func__, ep->text, why);
+		return DAEMON_EXIT_LISTEN;
+	}
 	/* Mapped before the fork: all workers count in the same memory. */
 	if (metrics_open(cfg->metrics_file[0] != '\0' ? cfg->metrics_file :
 	    NULL) == -1)
@@ -92,6 +99,8 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 	if ((pids = calloc((size_t)workers, sizeof(*pids))) == NULL ||
 	    (born = calloc((size_t)workers, sizeof(*born))) == NULL) {
 		free(pids);
+		endpoint_remove(ep);
+		(void)close(fd);
 		log_error("%s: out of memory", __func__);
 		return EXIT_FAILURE;
 	}
@@ -99,18 +108,22 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 	sigaddset(&set, SIGCHLD);
 	sigaddset(&set, SIGTERM);
 	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
 	(void)sigprocmask(SIG_BLOCK, &set, NULL);
 
 	for (i = 0; i < workers; i++) {
-		pids[i] = spawn(cfg, fd);
+		pids[i] = spawn(cfg, fd, peers);
 		born[i] = clock_mono_ms();
 	}
-	log_info("%s: listening on %s with %d workers", __func__, address,
+	log_info("%s: listening on %s with %d workers", __func__, ep->text,
 	    workers);
 
 	for (;;) {
 		int	sig = sigtimedwait(&set, &info, &tick);
 
+		if (sig == SIGHUP)
+			log_info("%s: SIGHUP ignored (the configuration is "
+			    "read at start only)", __func__);
 		if (sig == SIGTERM || sig == SIGINT) {
 			if (!stopping)
 				log_info("%s: stopping %d workers", __func__,
@@ -128,9 +141,7 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 				if (pids[i] == pid) {
 					pids[i] = 0;
 					if (!stopping)
-						log_warn("%s: worker %ld "
-						    "exited (status %d)",
-						    __func__, (long)pid, status);
+						log_end(__func__, pid, status);
 				}
 		for (alive = 0, i = 0; i < workers; i++) {
 			if (pids[i] > 0) {
@@ -140,7 +151,7 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 			if (stopping ||
 			    clock_mono_ms() - born[i] < RESPAWN_MIN_MS)
 				continue;
-			pids[i] = spawn(cfg, fd);
+			pids[i] = spawn(cfg, fd, peers);
 			born[i] = clock_mono_ms();
 			alive += pids[i] > 0;
 		}
@@ -151,8 +162,7 @@ daemon_run(const struct config *cfg, const char *address, int workers)
 				if (pids[i] > 0)
 					(void)kill(pids[i], SIGKILL);
 	}
-	if (strncmp(address, "unix:", 5) == 0)
-		(void)unlink(address + 5);
+	endpoint_remove(ep);
 	(void)close(fd);
 	free(pids);
 	free(born);

@@ -9,6 +9,7 @@
  *	todos-fcgi --check-config		validate the environment, exit
  */
 #include <errno.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +19,9 @@
 
 #include "config.h"
 #include "daemon.h"
+#include "endpoint.h"
 #include "log.h"
+#include "peers.h"
 #include "worker.h"
 
 #define PROG		"todos-fcgi"
@@ -32,8 +35,10 @@ static const char usage[] =
     "\n"
     "Without --listen, serves FastCGI on fd 0, as spawned by lighttpd,\n"
     "or, started as a CGI program (GATEWAY_INTERFACE set), one request.\n"
-    "  --listen ADDRESS  listen by itself: unix:/path/to.sock, HOST:PORT\n"
-    "                    or :PORT (for Apache mod_proxy_fcgi, nginx)\n"
+    "  --listen ADDRESS  listen by itself: unix:PATH (mode 0666: its\n"
+    "                    directory decides who connects), HOST:PORT,\n"
+    "                    [IPv6]:PORT or :PORT (for Apache, nginx; TCP\n"
+    "                    peers limited by FCGI_WEB_SERVER_ADDRS)\n"
     "  --workers N       worker processes with --listen (default: the\n"
     "                    cores, max 1024); each serves FCGI_THREADS\n"
     "                    connections at a time\n"
@@ -46,9 +51,29 @@ lookup(const char *name)
 	return getenv(name);
 }
 
+static int	usage_error(const char *fmt, ...)
+		    __attribute__((format(printf, 1, 2)));
+
+/* A command-line mistake: the message, then the usage; EXIT_USAGE. */
+static int
+usage_error(const char *fmt, ...)
+{
+	va_list	ap;
+
+	fprintf(stderr, "%s: ", PROG);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputs("\n", stderr);
+	fputs(usage, stderr);
+	return EXIT_USAGE;
+}
+
 int
 main(int argc, char *argv[])
 {
+	static struct endpoint	ep;
+	static struct peers	peers;
 	struct config	 cfg;
 	const char	*listen = NULL;
 	char		 why[256], *end;
@@ -65,8 +90,18 @@ main(int argc, char *argv[])
 			return EXIT_SUCCESS;
 		} else if (strcmp(argv[i], "--check-config") == 0)
 			check_only = 1;
-		else if (strcmp(argv[i], "--listen") == 0 && i + 1 < argc)
+		else if (strcmp(argv[i], "--listen") == 0) {
+			if (i + 1 == argc)
+				return usage_error("%s needs an address",
+				    argv[i]);
 			listen = argv[++i];
+			if (endpoint_parse(listen, &ep, why, sizeof(why)) ==
+			    -1) {
+				fprintf(stderr, "%s: --listen '%.300s': %s\n",
+				    PROG, listen, why);
+				return EXIT_USAGE;
+			}
+		}
 		else if (strcmp(argv[i], "--workers") == 0 && i + 1 < argc) {
 			errno = 0;
 			workers = strtol(argv[++i], &end, 10);
@@ -78,10 +113,10 @@ main(int argc, char *argv[])
 				return EXIT_USAGE;
 			}
 			have_workers = 1;
-		} else {
-			fputs(usage, stderr);
-			return EXIT_USAGE;
-		}
+		} else if (strcmp(argv[i], "--workers") == 0)
+			return usage_error("%s needs a number", argv[i]);
+		else
+			return usage_error("unknown option '%.100s'", argv[i]);
 	}
 	if (have_workers && listen == NULL) {
 		fprintf(stderr, "%s: --workers goes with --listen\n", PROG);
@@ -91,6 +126,12 @@ main(int argc, char *argv[])
 		fprintf(stderr, "%s: %s\n", PROG, why);
 		return EXIT_CONFIG;
 	}
+	/* Read by libfcgi's own accept too; ours bypasses it (worker.c). */
+	if (peers_parse(getenv("FCGI_WEB_SERVER_ADDRS"), &peers, why,
+	    sizeof(why)) == -1) {
+		fprintf(stderr, "%s: FCGI_WEB_SERVER_ADDRS: %s\n", PROG, why);
+		return EXIT_CONFIG;
+	}
 	if (check_only)
 		return EXIT_SUCCESS;
 	log_init(PROG, cfg.log_level);
@@ -98,7 +139,7 @@ main(int argc, char *argv[])
 	if (workers < 1 || workers > DAEMON_WORKERS_MAX)
 		workers = workers < 1 ? 1 : DAEMON_WORKERS_MAX;
 	if (listen != NULL)
-		return daemon_run(&cfg, listen, (int)workers);
+		return daemon_run(&cfg, &ep, (int)workers, &peers);
 	worker_signals(&ours);
 	(void)sigprocmask(SIG_BLOCK, &ours, &old);
 	if (FCGX_Init() != 0) {
@@ -114,5 +155,5 @@ main(int argc, char *argv[])
 		    "nor CGI); see --help", __func__);
 		return EXIT_FAILURE;
 	}
-	return worker_run(&cfg, 0);
+	return worker_run(&cfg, 0, &peers);
 }

@@ -40,6 +40,7 @@
 #include "local.h"
 #include "log.h"
 #include "metrics.h"
+#include "peers.h"
 #include "serve.h"
 #include "track.h"
 #include "upstream.h"
@@ -64,6 +65,7 @@ struct worker {
 	const struct config	*cfg;
 	int			 listen_fd;
 	int			 tcp;		/* listen_fd is TCP */
+	const struct peers	*peers;		/* who may connect to it */
 	atomic_int		 stopping;
 	struct serve_shared	 sh;
 	int			 nthreads;
@@ -121,16 +123,21 @@ set_waiting(struct request_thread *t, int waiting)
 /*
  * Accepts the next connection into t->req.  0, or -1: try again (the
  * stop check comes first).  Errors that are about one connection, or
- * about a shortage that passes (EMFILE, ENOBUFS), are waited out.
+ * about a shortage that passes (EMFILE, ENOBUFS), are waited out.  A TCP
+ * peer not in FCGI_WEB_SERVER_ADDRS is closed before a byte is read: the
+ * check libfcgi's own accept made, which ours bypasses.
  */
 static int
 accept_one(struct request_thread *t)
 {
-	static atomic_int	 logged;
+	static atomic_int	 logged, refused;
 	struct worker		*w = t->w;
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	char			 addr[INET6_ADDRSTRLEN];
 	int			 fd;
 
-	fd = accept4(w->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+	fd = accept4(w->listen_fd, (struct sockaddr *)&ss, &len, SOCK_CLOEXEC);
 	if (fd == -1) {
 		switch (errno) {
 		case EINTR:
@@ -146,6 +153,18 @@ accept_one(struct request_thread *t)
 			nap(100);
 			return -1;
 		}
+	}
+	if (!peers_allowed(w->peers, (struct sockaddr *)&ss, len)) {
+		(void)close(fd);
+		/* Once per process: a scanner must not flood the log. */
+		if (atomic_exchange(&refused, 1) == 0) {
+			peers_format((struct sockaddr *)&ss, len, addr,
+			    sizeof(addr));
+			log_warn("%s: closed a connection from %s: not in "
+			    "FCGI_WEB_SERVER_ADDRS (logged once)", __func__,
+			    addr);
+		}
+		return -1;
 	}
 	deadlines(w, fd);
 	t->req.ipcFd = fd;
@@ -383,7 +402,7 @@ worker_signals(sigset_t *set)
 }
 
 int
-worker_run(const struct config *cfg, int listen_fd)
+worker_run(const struct config *cfg, int listen_fd, const struct peers *peers)
 {
 	struct worker		*w = &the_worker;
 	struct sigaction	 sa;
@@ -421,6 +440,7 @@ worker_run(const struct config *cfg, int listen_fd)
 	w->cfg = cfg;
 	w->listen_fd = listen_fd;
 	w->tcp = is_tcp(listen_fd);
+	w->peers = peers;
 	w->nthreads = (int)cfg->threads;
 	w->sh.cfg = cfg;
 	if (fill_shared_init(&w->sh.fill, cfg) == -1 ||

@@ -7,6 +7,7 @@
 #include <signal.h>
 
 #include "config.h"
+#include "peers.h"
 
 /*
  * The signals a responder takes in its main thread (SIGTERM, SIGINT,
@@ -18,10 +19,11 @@ void	worker_signals(sigset_t *set);
 
 /*
  * Serves requests accepted on listen_fd (0 when a web server spawned us)
- * until SIGTERM, SIGINT or SIGUSR1.  Call with worker_signals() blocked.
- * Returns an exit status.
+ * until SIGTERM, SIGINT or SIGUSR1; on a TCP socket, only from peers.
+ * Call with worker_signals() blocked.  Returns an exit status.
  */
-int	worker_run(const struct config *cfg, int listen_fd);
+int	worker_run(const struct config *cfg, int listen_fd,
+	    const struct peers *peers);
 
 /*
  * Answers the one request of a CGI program (parameters in the

@@ -9,7 +9,7 @@
 # $top (the checkout), sources this file, then calls, in order:
 #   run_init "$@"        arguments and settings, RUNDIR, lock, traps
 #   run_deps             upstream (--demo), redis-server, --check-config
-#   run_daemon           (apache, nginx) todos-fcgi --listen on FCGI_PORT
+#   pick_fcgi_address USER, run_daemon   (apache, nginx) todos-fcgi --listen
 #   run_started NAME PID [reap]   after starting the web server
 #   wait "${pids[-1]}"
 
@@ -134,30 +134,44 @@ run_init() {
 	trap 'exit 143' TERM
 }
 
-# The daemon's TCP port, for fronts whose workers run as another user and
-# so cannot reach a socket in RUNDIR.  FCGI_PORT if set; else PORT+10000
-# (PORT-10000 above 55535) if nothing listens there; else the first free
-# of a few random ports in 20000..29999, below Linux's ephemeral range.
-pick_fcgi_port() {
-	local p i
+# Where the daemon listens (FCGI_ADDRESS, for --listen).  By default a
+# unix socket, FCGI_SOCKET, in a directory of its own that only the front's
+# workers can enter: run as root, the front's workers are $1 (www-data), the
+# directory's group, mode 0710; as anyone else, they are us, mode 0700.
+# Whoever can connect to a FastCGI socket can kill workers (Debian 12's
+# libfcgi, README: The FastCGI daemon), so no other local user may.  RUNDIR
+# (0700) cannot hold it: $1 could not enter.  FCGI_PORT set: TCP on
+# 127.0.0.1:FCGI_PORT instead, reachable by every local user.
+pick_fcgi_address() {
+	local dir
+	FCGI_SOCKET=
 	if [ -n "${FCGI_PORT:-}" ]; then
 		decimal "$FCGI_PORT" 1 65535 ||
 			die "FCGI_PORT: '$FCGI_PORT' is not a port number in 1..65535"
 		FCGI_PORT=$((10#$FCGI_PORT))
 		((FCGI_PORT != PORT)) || die "FCGI_PORT: '$FCGI_PORT' is PORT"
-		fcgi_port_picked=0
+		FCGI_ADDRESS=127.0.0.1:$FCGI_PORT
 		return 0
 	fi
-	fcgi_port_picked=1
-	p=$((PORT <= 55535 ? PORT + 10000 : PORT - 10000))
-	for ((i = 0; i < 20; i++)); do
-		if ! tcp_accepts "$p"; then
-			FCGI_PORT=$p
-			return 0
-		fi
-		p=$((20000 + RANDOM % 10000))
-	done
-	die "FCGI_PORT: found no free port; set one"
+	dir=$(mktemp -d /tmp/todos-fcgi-sock.XXXXXX) ||
+		die "cannot make the socket's directory in /tmp"
+	remove+=("$dir")
+	if [ "$(id -u)" = 0 ]; then
+		chgrp "$1" "$dir" && chmod 0710 "$dir" ||
+			die "cannot give $dir to group $1"
+	fi
+	FCGI_SOCKET=$dir/fcgi.sock
+	FCGI_ADDRESS=unix:$FCGI_SOCKET
+}
+
+# True if the daemon listens on FCGI_ADDRESS.
+fcgi_listening() {
+	if [ -n "$FCGI_SOCKET" ]; then
+		awk -v p="$FCGI_SOCKET" '$4 == "00010000" && $8 == p { f = 1 }
+			END { exit !f }' /proc/net/unix
+	else
+		tcp_accepts "$FCGI_PORT"
+	fi
 }
 
 # The local upstream (--demo), the private redis-server, the config check.
@@ -190,20 +204,20 @@ run_deps() {
 	"$RESPONDER" --check-config || exit 78
 }
 
-# todos-fcgi --listen 127.0.0.1:FCGI_PORT --workers FCGI_PROCS, its PID
-# in RUNDIR/daemon.pid; returns once it accepts connections.
+# todos-fcgi --listen FCGI_ADDRESS --workers FCGI_PROCS (pick_fcgi_address
+# first), its PID in RUNDIR/daemon.pid; returns once it accepts connections.
 run_daemon() {
 	local i
-	"$RESPONDER" --listen "127.0.0.1:$FCGI_PORT" --workers "$FCGI_PROCS" 9>&- &
+	"$RESPONDER" --listen "$FCGI_ADDRESS" --workers "$FCGI_PROCS" 9>&- &
 	daemon_pid=$!
 	run_started daemon "$daemon_pid" reap
 	for ((i = 0; i < 100; i++)); do
 		running "$daemon_pid" ||
-			die "FCGI_PORT: todos-fcgi could not listen on 127.0.0.1:$FCGI_PORT"
-		tcp_accepts "$FCGI_PORT" && return 0
+			die "todos-fcgi could not listen on $FCGI_ADDRESS"
+		fcgi_listening && return 0
 		sleep 0.1
 	done
-	die "todos-fcgi did not listen on 127.0.0.1:$FCGI_PORT"
+	die "todos-fcgi did not listen on $FCGI_ADDRESS"
 }
 
 # Records a started process: stopped by PID, its PID in RUNDIR/NAME.pid;

@@ -15,7 +15,8 @@ import time
 
 import pytest
 
-from harness import TODOS, Service, children, http_request, pid_alive, wait_for
+from harness import (TODOS, Service, children, free_port, http_request, pid_alive, tcp_accepts,
+                     wait_for)
 
 TOKEN = "front-test-token-0123456789"
 PROXIED = ("apache", "nginx")
@@ -112,6 +113,19 @@ def test_sigterm_stops_everything_started(make_service, name):
     assert s.proc.returncode == 128 + signal.SIGTERM, s.output()
     for f in ("daemon.pid", f"{name}.pid"):
         assert not os.path.exists(os.path.join(s.rundir, f))
+
+
+@pytest.mark.parametrize("name", PROXIED)
+def test_fcgi_port_puts_the_daemon_on_loopback_tcp(make_service, upstream, name):
+    """TCP is the explicit choice (FCGI_PORT); the default is a unix socket."""
+    port = free_port()
+    s = make_service(front=name, FCGI_PORT=port)
+    a = s.get("/get_todos/14")
+    b = s.get("/get_todos/14")
+    assert (a.headers["x-cache"], b.headers["x-cache"]) == ("MISS", "HIT"), (a, b)
+    assert upstream.count("/todos/14") == 1
+    assert tcp_accepts(port)
+    assert f"responders on 127.0.0.1:{port}," in s.output()
 
 
 def test_nginx_idle_kept_connections_never_make_requests_wait(make_service, upstream):
