@@ -7,12 +7,9 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "body.h"
 #include "clock.h"
@@ -21,6 +18,7 @@
 #include "gzip.h"
 #include "log.h"
 #include "metrics.h"
+#include "rnd.h"
 
 /* How long a failed fetch's marker stays for its waiters. */
 #define FAIL_MARK_MS	2000
@@ -76,7 +74,7 @@ void
 fill_init(struct fill *f, const struct config *cfg, struct fill_shared *shared,
     struct cache *cache, struct upstream *upstream)
 {
-	unsigned char	rnd[8];
+	unsigned char	r[8];
 	size_t		i;
 
 	memset(f, 0, sizeof(*f));
@@ -85,14 +83,9 @@ fill_init(struct fill *f, const struct config *cfg, struct fill_shared *shared,
 	f->cache = cache;
 	f->upstream = upstream;
 	/* Unique per thread; tokens only need to differ, not be secret. */
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-		long long	t = clock_mono_us() ^ ((long long)getpid() << 32) ^
-				    (long long)(uintptr_t)f;
-
-		memcpy(rnd, &t, sizeof(rnd));
-	}
-	for (i = 0; i < sizeof(rnd); i++)
-		(void)snprintf(f->token_base + 2 * i, 3, "%02x", rnd[i]);
+	rnd_bytes(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		(void)snprintf(f->token_base + 2 * i, 3, "%02x", r[i]);
 }
 
 static int
