@@ -209,6 +209,8 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	breaker_record(&f->shared->breaker, err == ERR_OK ||
 	    err == ERR_NOT_FOUND, clock_mono_ms());
 	pthread_mutex_unlock(&f->shared->mu);
+	metrics_upstream_outcome(err == ERR_OK || err == ERR_NOT_FOUND,
+	    clock_wall_ms());
 	if (err != ERR_OK && err != ERR_NOT_FOUND) {
 		out->err = err;
 		return;
