@@ -268,11 +268,11 @@ gone_key(const struct fill_keys *k, const char *token, size_t tokenlen,
 }
 
 /*
- * After a lock command failed, token may hold the lock or come to hold it
- * (Redis runs a command the client timed out on): release it, and say so
- * under the token for as long as such a lock could stand, in case the
- * release came first.  Best effort, and worth a connect in the back-off:
- * otherwise the key waits the lock out.
+ * After a lock command failed (taking or releasing), token may hold the
+ * lock or come to hold it (Redis runs a command the client timed out on):
+ * release it, and say so under the token for as long as such a lock could
+ * stand, in case the release came first.  Best effort, and worth a connect
+ * in the back-off: otherwise the key waits the lock out.
  */
 static void
 give_up(struct fill *f, const struct fill_keys *k, const char *token,
@@ -323,8 +323,10 @@ lead(struct fill *f, const struct fill_keys *k, const char *token,
 			with = &note;
 		}
 	}
-	(void)cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
-	    with, 0);
+	/* A release that did not go through is given up as a lock is. */
+	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
+	    with, 0) != ERR_OK)
+		give_up(f, k, token, tokenlen);
 }
 
 /*

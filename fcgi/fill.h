@@ -10,11 +10,11 @@
  * not stored (NEGATIVE_TTL=0), leaves a short note with the owner's token
  * as the lock goes, so its waiters answer at once, with the same outcome.
  *
- * A lock command that fails (a timeout: Redis may still run it later)
- * leaves its would-be owner unsure whether it holds the lock.  It gives the
+ * A lock command that fails (a timeout: Redis may still run it later, or
+ * never) leaves its owner unsure whether it holds the lock.  It gives the
  * lock up: releases it by token at once and leaves a "gone" note under its
  * token, so that a waiter who finds the lock set after all takes it over
- * instead of waiting out its TTL.
+ * instead of waiting out its TTL.  So does an owner whose release failed.
  *
  * Within one process the threads that want the same key share one fill
  * (a flight): the first runs the protocol above, the others wait for its

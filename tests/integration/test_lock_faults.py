@@ -1,8 +1,8 @@
 """The fill lock when Redis is slow for one command: a small TCP proxy
 between the responders and the real redis-server holds back only the
-`SET <lock> NX PX` of one key (or only its reply) for longer than
-REDIS_TIMEOUT_MS.  The owner gives up on the lock; it must not leave a lock
-behind that others wait out."""
+`SET <lock> NX PX` of one key (or only its reply), or the release of the
+lock, for longer than REDIS_TIMEOUT_MS.  The owner gives up on the lock; it
+must not leave a lock behind that others wait out."""
 
 import socket
 import threading
@@ -16,18 +16,21 @@ HOLD_S = 0.4  # > REDIS_TIMEOUT_MS (250 ms)
 
 
 class LockDelayProxy:
-    """Forwards 127.0.0.1:port to Redis; the first SET ... NX of a key
-    containing `match` is held back HOLD_S, either before it reaches Redis
-    (where="command": Redis runs it after the client has timed out) or
-    its reply on the way back (where="reply": Redis runs it at once, the
-    client times out before it hears so).  Data keeps its order on each
-    connection, and what the client sent before it closed still reaches
-    Redis, as on a real network."""
+    """Forwards 127.0.0.1:port to Redis; the first SET ... NX (or, with
+    command=b"EVAL", the first script call) naming a key that contains
+    `match` is held back HOLD_S, either before it reaches Redis
+    (where="command": Redis runs it after the client has timed out), or
+    then lost (where="drop": Redis never runs it), or its reply on the way
+    back (where="reply": Redis runs it at once, the client times out
+    before it hears so).  Data keeps its order on each connection, and
+    what the client sent before it closed still reaches Redis, as on a
+    real network."""
 
-    def __init__(self, redis_port, match, where):
+    def __init__(self, redis_port, match, where, command=b"SET"):
         self.redis_port = redis_port
         self.match = match
         self.where = where
+        self.command = command
         self.held = 0
         self.lock = threading.Lock()
         self.listener = socket.socket()
@@ -62,7 +65,9 @@ class LockDelayProxy:
 
     def _take(self, data):
         """Is this the one lock command to hold back?"""
-        if b"\r\nSET\r\n" not in data or b"\r\nNX\r\n" not in data or self.match not in data:
+        if b"\r\n" + self.command + b"\r\n" not in data or self.match not in data:
+            return False
+        if self.command == b"SET" and b"\r\nNX\r\n" not in data:
             return False
         with self.lock:
             if self.held:
@@ -77,10 +82,12 @@ class LockDelayProxy:
                 if not data:
                     break
                 if self._take(data):
-                    if self.where == "command":
-                        time.sleep(HOLD_S)
-                    else:
+                    if self.where == "reply":
                         hold_reply.set()
+                    else:
+                        time.sleep(HOLD_S)
+                        if self.where == "drop":
+                            continue
                 server.sendall(data)
         except OSError:
             pass
@@ -113,8 +120,8 @@ class LockDelayProxy:
 def proxy_for(redis):
     made = []
 
-    def make(match, where):
-        p = LockDelayProxy(redis.port, match, where)
+    def make(match, where, command=b"SET"):
+        p = LockDelayProxy(redis.port, match, where, command)
         made.append(p)
         return p
 
@@ -168,3 +175,35 @@ def test_a_lock_whose_reply_came_too_late_is_released_by_its_owner(make_service,
     assert r.status == 200 and r.headers["x-cache"] == "MISS", r
     assert took < 1.5, took
     assert upstream.count("/todos/9") == 2
+
+
+def test_a_release_lost_on_the_way_does_not_hold_up_the_waiters(make_service, upstream,
+                                                                redis, proxy_for):
+    # The owner's fetch fails after 500 ms; its release (and the failure
+    # note that goes with it) times out and never reaches Redis.
+    proxy = proxy_for(b"lock:/todos/10", "drop", command=b"EVAL")
+    s = make_service(REDIS_URL=proxy.url, UPSTREAM_TIMEOUT_MS=3000, FCGI_PROCS=2,
+                     FCGI_THREADS=1)
+    upstream.override("/todos/10", "{}", status=500)
+    upstream.fault(path="/todos/10", mode="delay", delay_ms=500)
+    got = {}
+
+    def get(name):
+        start = time.monotonic()
+        got[name] = (s.get("/get_todos/10"), time.monotonic() - start)
+
+    owner = threading.Thread(target=get, args=("owner",))
+    owner.start()
+    wait_for(lambda: upstream.count("/todos/10") == 1, 5, "the owner's fetch")
+    waiter = threading.Thread(target=get, args=("waiter",))
+    waiter.start()  # in the other process: one thread each
+    owner.join(10)
+    waiter.join(10)
+    assert proxy.held == 1
+    assert got["owner"][0].status == 502
+    # Not 504 after UPSTREAM_TIMEOUT_MS: the owner gave the lock up when
+    # its release failed; the waiter took it and asked for itself.
+    r, took = got["waiter"]
+    assert r.status == 502, r
+    assert took < 2.0, took
+    assert upstream.count("/todos/10") == 2
