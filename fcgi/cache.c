@@ -110,15 +110,18 @@ drop(struct cache *c, const char *what)
 	    wait * 2);
 }
 
-/* Returns 0 with c->ctx usable, or -1 (down, or still backing off). */
+/*
+ * Returns 0 with c->ctx usable, or -1 (down, or still backing off; with
+ * urgent, one connect is tried even then).
+ */
 static int
-ensure(struct cache *c)
+ensure(struct cache *c, int urgent)
 {
 	char	why[192];
 
 	if (c->ctx != NULL)
 		return 0;
-	if (clock_mono_ms() < atomic_load(&retry_at))
+	if (!urgent && clock_mono_ms() < atomic_load(&retry_at))
 		return -1;
 	log_debug("%s: connecting to redis", __func__);
 	if ((c->ctx = connect_redis(&c->target, c->timeout, 1, why,
@@ -167,16 +170,18 @@ closed(const redisContext *ctx)
  * Runs one command given as argv.  A connection that Redis closed while it
  * sat idle (a restart) is remade once at once, so a restart that is already
  * over costs no request a BYPASS; a timeout is not retried, it would only
- * double the wait.  Returns the reply (caller frees) or NULL: down.
+ * double the wait.  urgent: see ensure().  Returns the reply (caller
+ * frees) or NULL: down.
  */
 static redisReply *
-command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
+send_command(struct cache *c, int urgent, int argc, const char **argv,
+    const size_t *argvlen)
 {
 	redisReply	*r;
 	int		 attempt;
 
 	for (attempt = 0; attempt < 2; attempt++) {
-		if (ensure(c) == -1)
+		if (ensure(c, urgent) == -1)
 			return NULL;
 		r = redisCommandArgv(c->ctx, argc, argv, argvlen);
 		if (r != NULL && r->type == REDIS_REPLY_ERROR &&
@@ -199,6 +204,12 @@ command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
 		return NULL;
 	}
 	return NULL;
+}
+
+static redisReply *
+command(struct cache *c, int argc, const char **argv, const size_t *argvlen)
+{
+	return send_command(c, 0, argc, argv, argvlen);
 }
 
 /*
@@ -346,22 +357,49 @@ cache_lock(struct cache *c, const char *key, size_t keylen,
 	return status_ok(r, "SET NX");
 }
 
-/* Compare-and-delete: only the holder of the token releases the lock. */
+/*
+ * Compare-and-delete: only the holder of the token releases the lock.
+ * The note, if any, is written in the same step, so a waiter never sees
+ * the lock gone without it.
+ */
 #define UNLOCK_SCRIPT \
+	"local n = 0 " \
 	"if redis.call('get', KEYS[1]) == ARGV[1] then " \
-	"return redis.call('del', KEYS[1]) else return 0 end"
+	"n = redis.call('del', KEYS[1]) end " \
+	"if KEYS[2] then " \
+	"redis.call('set', KEYS[2], ARGV[2], 'PX', ARGV[3]) end " \
+	"return n"
 
 enum err
 cache_unlock(struct cache *c, const char *key, size_t keylen,
-    const char *token, size_t tokenlen)
+    const char *token, size_t tokenlen, const struct cache_note *note,
+    int urgent)
 {
-	const char	*argv[] = { "EVAL", UNLOCK_SCRIPT, "1", key, token };
+	char		 ttlbuf[24];
+	const char	*argv[] = { "EVAL", UNLOCK_SCRIPT, "1", key, NULL,
+			    token, NULL, ttlbuf };
 	size_t		 argvlen[] = { 4, sizeof(UNLOCK_SCRIPT) - 1, 1, keylen,
-			    tokenlen };
+			    0, tokenlen, 0, 0 };
 	redisReply	*r;
+	int		 n, argc = 5;
 
 	release_hit(c);
-	if ((r = command(c, 5, argv, argvlen)) == NULL)
+	if (note == NULL) {
+		argv[4] = token;
+		argvlen[4] = tokenlen;
+	} else {
+		n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", note->ttl_ms);
+		if (n < 0 || (size_t)n >= sizeof(ttlbuf) || note->ttl_ms <= 0)
+			return ERR_INTERNAL;
+		argv[2] = "2";
+		argv[4] = note->key;
+		argvlen[4] = note->keylen;
+		argv[6] = note->val;
+		argvlen[6] = note->len;
+		argvlen[7] = (size_t)n;
+		argc = 8;
+	}
+	if ((r = send_command(c, urgent, argc, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
 	if (r->type != REDIS_REPLY_INTEGER)
 		return odd_reply(r, "EVAL (unlock)");

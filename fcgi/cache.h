@@ -67,9 +67,24 @@ enum err	 cache_set(struct cache *c, const char *key, size_t keylen,
 enum err	 cache_lock(struct cache *c, const char *key, size_t keylen,
 		    const char *token, size_t tokenlen, long long ttl_ms);
 
-/* Deletes key only if it still holds token (the owner's release). */
+/* What a lock's owner leaves for its waiters as it lets go. */
+struct cache_note {
+	const char	*key;
+	size_t		 keylen;
+	const char	*val;
+	size_t		 len;
+	long long	 ttl_ms;	/* > 0 */
+};
+
+/*
+ * Deletes key only if it still holds token (the owner's release) and, in
+ * the same step, sets note (if not NULL) with its TTL.  urgent tries a
+ * connection even during the back-off: for right after a lock command
+ * failed, when a lock may stand that nobody else would release.
+ */
 enum err	 cache_unlock(struct cache *c, const char *key, size_t keylen,
-		    const char *token, size_t tokenlen);
+		    const char *token, size_t tokenlen,
+		    const struct cache_note *note, int urgent);
 
 /*
  * SET key val KEEPTTL, but only while key still holds old exactly (a

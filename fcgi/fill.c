@@ -7,12 +7,9 @@
 #include <errno.h>
 #include <malloc.h>
 #include <stdio.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "body.h"
 #include "clock.h"
@@ -21,8 +18,9 @@
 #include "gzip.h"
 #include "log.h"
 #include "metrics.h"
+#include "rnd.h"
 
-/* How long a failed fetch's marker stays for its waiters. */
+/* How long a failed fetch's (or an unstored 404's) note stays. */
 #define FAIL_MARK_MS	2000
 /*
  * The lock outlives the longest fetch (UPSTREAM_TIMEOUT_MS) by this much,
@@ -76,7 +74,7 @@ void
 fill_init(struct fill *f, const struct config *cfg, struct fill_shared *shared,
     struct cache *cache, struct upstream *upstream)
 {
-	unsigned char	rnd[8];
+	unsigned char	r[8];
 	size_t		i;
 
 	memset(f, 0, sizeof(*f));
@@ -85,14 +83,9 @@ fill_init(struct fill *f, const struct config *cfg, struct fill_shared *shared,
 	f->cache = cache;
 	f->upstream = upstream;
 	/* Unique per thread; tokens only need to differ, not be secret. */
-	if (getrandom(rnd, sizeof(rnd), GRND_NONBLOCK) != (ssize_t)sizeof(rnd)) {
-		long long	t = clock_mono_us() ^ ((long long)getpid() << 32) ^
-				    (long long)(uintptr_t)f;
-
-		memcpy(rnd, &t, sizeof(rnd));
-	}
-	for (i = 0; i < sizeof(rnd); i++)
-		(void)snprintf(f->token_base + 2 * i, 3, "%02x", rnd[i]);
+	rnd_bytes(r, sizeof(r));
+	for (i = 0; i < sizeof(r); i++)
+		(void)snprintf(f->token_base + 2 * i, 3, "%02x", r[i]);
 }
 
 static int
@@ -118,6 +111,8 @@ fill_keys(struct fill_keys *k, const char *prefix, const char *path)
 	    key(k->lock, sizeof(k->lock), &k->lock_len, prefix, "lock:",
 	    path) == -1 ||
 	    key(k->fail, sizeof(k->fail), &k->fail_len, prefix, "fail:",
+	    path) == -1 ||
+	    key(k->gone, sizeof(k->gone), &k->gone_len, prefix, "gone:",
 	    path) == -1)
 		return -1;
 	return 0;
@@ -214,6 +209,8 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	breaker_record(&f->shared->breaker, err == ERR_OK ||
 	    err == ERR_NOT_FOUND, clock_mono_ms());
 	pthread_mutex_unlock(&f->shared->mu);
+	metrics_upstream_outcome(err == ERR_OK || err == ERR_NOT_FOUND,
+	    clock_wall_ms());
 	if (err != ERR_OK && err != ERR_NOT_FOUND) {
 		out->err = err;
 		return;
@@ -249,26 +246,93 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 		out->stored = out->cached = 1;
 }
 
-/* Leads a fill holding the lock token; always releases it. */
+/* The lock's TTL: the longest fetch, and the store and release after it. */
+static long long
+lock_ms(const struct fill *f)
+{
+	return f->cfg->upstream_timeout_ms + LOCK_SLACK_MS;
+}
+
+/* k's gone note for token: <prefix>gone:<path>:<token>.  -1: no fit. */
+static int
+gone_key(const struct fill_keys *k, const char *token, size_t tokenlen,
+    char *buf, size_t size, size_t *len)
+{
+	int	n = snprintf(buf, size, "%s:%.*s", k->gone, (int)tokenlen,
+		    token);
+
+	if (n < 0 || (size_t)n >= size)
+		return -1;
+	*len = (size_t)n;
+	return 0;
+}
+
+/*
+ * After a lock command failed (taking or releasing), token may hold the
+ * lock or come to hold it (Redis runs a command the client timed out on):
+ * release it, and say so under the token for as long as such a lock could
+ * stand, in case the release came first.  Best effort, and worth a connect
+ * in the back-off: otherwise the key waits the lock out.
+ */
+static void
+give_up(struct fill *f, const struct fill_keys *k, const char *token,
+    size_t tokenlen)
+{
+	char			gone[FILL_KEY_MAX + FILL_TOKEN_MAX + 1];
+	struct cache_note	note;
+
+	memset(&note, 0, sizeof(note));
+	if (gone_key(k, token, tokenlen, gone, sizeof(gone),
+	    &note.keylen) == -1)
+		return;
+	note.key = gone;
+	note.val = "1";
+	note.len = 1;
+	note.ttl_ms = 2 * lock_ms(f);
+	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
+	    &note, 1) != ERR_OK)
+		log_warn("%s: %s: the fill lock may stand until it expires",
+		    __func__, k->path);
+}
+
+/*
+ * Leads a fill holding the lock token; always releases it.  Waiters get
+ * the entry from Redis; what is not stored (a failure, a 404 with
+ * NEGATIVE_TTL=0 or whose store failed) they get from a note under the
+ * owner's token, written with the release.
+ */
 static void
 lead(struct fill *f, const struct fill_keys *k, const char *token,
     size_t tokenlen, long timeout_ms, struct fill_out *out)
 {
-	char	mark[FILL_TOKEN_MAX + 16];
-	int	n;
+	char			mark[FILL_TOKEN_MAX + 16];
+	struct cache_note	note, *with = NULL;
+	int			n;
 
 	fetch(f, k, timeout_ms, 1, out);
-	if (out->err != ERR_OK && out->err != ERR_NOT_FOUND) {
+	if (out->err != ERR_OK && !(out->err == ERR_NOT_FOUND &&
+	    out->stored)) {
 		n = snprintf(mark, sizeof(mark), "%.*s %d", (int)tokenlen,
 		    token, (int)out->err);
-		if (n > 0 && (size_t)n < sizeof(mark))
-			(void)cache_set(f->cache, k->fail, k->fail_len, mark,
-			    (size_t)n, FAIL_MARK_MS);
+		if (n > 0 && (size_t)n < sizeof(mark)) {
+			note.key = k->fail;
+			note.keylen = k->fail_len;
+			note.val = mark;
+			note.len = (size_t)n;
+			note.ttl_ms = FAIL_MARK_MS;
+			with = &note;
+		}
 	}
-	(void)cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen);
+	/* A release that did not go through is given up as a lock is. */
+	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
+	    with, 0) != ERR_OK)
+		give_up(f, k, token, tokenlen);
 }
 
-/* The failure a marker records for token, or ERR_OK if it is not ours. */
+/*
+ * The outcome a note records for token (ERR_NOT_FOUND: a 404, else the
+ * failure), or ERR_OK if it is not token's.
+ */
 static enum err
 marked(const char *val, size_t len, const char *token, size_t tokenlen)
 {
@@ -295,30 +359,54 @@ nap(long ms)
 		;
 }
 
+/* The owner's 404, as the waiter's own entry (nothing was stored). */
+static void
+not_found(struct fill *f, struct fill_out *out)
+{
+	struct entry	e;
+	size_t		len;
+
+	memset(&e, 0, sizeof(e));
+	e.stored_ms = clock_wall_ms();
+	e.ttl = f->cfg->negative_ttl;
+	e.status = 404;
+	if ((out->err = own(&e, out, &len)) != ERR_OK)
+		return;
+	out->err = ERR_NOT_FOUND;
+	out->collapsed = 1;
+	metrics_collapsed();
+}
+
 /*
  * Waits for the lock's owner: returns with the fresh entry (collapsed),
- * the owner's failure, or ERR_WAIT_TIMEOUT once UPSTREAM_TIMEOUT_MS have
- * passed.  If the lock goes away with nothing to show (its owner died),
- * takes it and fetches with the time that is left.
+ * the owner's 404 or failure, or ERR_WAIT_TIMEOUT once UPSTREAM_TIMEOUT_MS
+ * have passed.  If the lock goes away with nothing to show (its owner
+ * died), or its owner has given it up, takes it and fetches with the time
+ * that is left.
  */
 static void
 wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
     size_t tokenlen, long long deadline, struct fill_out *out)
 {
-	const char	*keys[] = { k->entry, k->lock, k->fail };
-	size_t		 lens[] = { k->entry_len, k->lock_len, k->fail_len };
-	const char	*vals[3];
-	size_t		 vlens[3];
+	char		 gone[FILL_KEY_MAX + FILL_TOKEN_MAX + 1];
+	const char	*keys[] = { k->entry, k->lock, k->fail, gone };
+	size_t		 lens[] = { k->entry_len, k->lock_len, k->fail_len, 0 };
+	const char	*vals[4];
+	size_t		 vlens[4], nkeys;
 	char		 owner[FILL_TOKEN_MAX];
 	size_t		 ownerlen = 0;
 	struct entry	 e;
 	long long	 now;
 	enum err	 err;
+	int		 given_up;
 
 	for (;;) {
 		nap(FILL_POLL_MS);
 		now = clock_mono_ms();
-		if ((err = cache_mget(f->cache, 3, keys, lens, vals,
+		/* Once the owner is known, its gone note too. */
+		nkeys = ownerlen > 0 && gone_key(k, owner, ownerlen, gone,
+		    sizeof(gone), &lens[3]) == 0 ? 4 : 3;
+		if ((err = cache_mget(f->cache, nkeys, keys, lens, vals,
 		    vlens)) != ERR_OK) {
 			out->err = err;
 			return;
@@ -337,26 +425,38 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 		}
 		if (ownerlen > 0 && (err = marked(vals[2], vlens[2], owner,
 		    ownerlen)) != ERR_OK) {
-			out->err = err;
+			if (err == ERR_NOT_FOUND)
+				not_found(f, out);
+			else
+				out->err = err;
 			return;
 		}
 		if (now >= deadline) {
 			out->err = ERR_WAIT_TIMEOUT;
 			return;
 		}
-		if (vals[1] != NULL && vlens[1] < sizeof(owner)) {
+		/* A lock its owner gave up holds nobody: remove it, take it. */
+		given_up = nkeys == 4 && vals[3] != NULL;
+		if (given_up && (err = cache_unlock(f->cache, k->lock,
+		    k->lock_len, owner, ownerlen, NULL, 0)) != ERR_OK) {
+			out->err = err;
+			return;
+		}
+		ownerlen = 0;
+		if (!given_up && vals[1] != NULL && vlens[1] < sizeof(owner)) {
 			memcpy(owner, vals[1], vlens[1]);
 			ownerlen = vlens[1];
 			continue;
 		}
 		err = cache_lock(f->cache, k->lock, k->lock_len, token,
-		    tokenlen, f->cfg->upstream_timeout_ms + LOCK_SLACK_MS);
+		    tokenlen, lock_ms(f));
 		if (err == ERR_OK) {
 			lead(f, k, token, tokenlen, (long)(deadline - now),
 			    out);
 			return;
 		}
 		if (err != ERR_CACHE_LOCKED) {
+			give_up(f, k, token, tokenlen);
 			out->err = err;
 			return;
 		}
@@ -386,11 +486,13 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 		return;
 	}
 	err = cache_lock(f->cache, k->lock, k->lock_len, token, (size_t)n,
-	    f->cfg->upstream_timeout_ms + LOCK_SLACK_MS);
+	    lock_ms(f));
 	if (err == ERR_OK) {
 		lead(f, k, token, (size_t)n, 0, out);
 		return;
 	}
+	if (err != ERR_CACHE_LOCKED)
+		give_up(f, k, token, (size_t)n);
 	if (err == ERR_CACHE_LOCKED && mode == FILL_WAIT) {
 		wait_owner(f, k, token, (size_t)n,
 		    start + f->cfg->upstream_timeout_ms, out);

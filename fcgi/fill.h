@@ -6,8 +6,15 @@
  * (SET lock token NX PX) and fetches; others wait and pick up the entry as
  * soon as it is stored, polling every FILL_POLL_MS.  Only the token's owner
  * releases the lock; a dead owner's lock expires after the upstream
- * timeout, and the next request fetches.  A failed fetch leaves a short
- * marker with the owner's token, so its waiters answer at once.
+ * timeout, and the next request fetches.  A failed fetch, or a 404 that is
+ * not stored (NEGATIVE_TTL=0), leaves a short note with the owner's token
+ * as the lock goes, so its waiters answer at once, with the same outcome.
+ *
+ * A lock command that fails (a timeout: Redis may still run it later, or
+ * never) leaves its owner unsure whether it holds the lock.  It gives the
+ * lock up: releases it by token at once and leaves a "gone" note under its
+ * token, so that a waiter who finds the lock set after all takes it over
+ * instead of waiting out its TTL.  So does an owner whose release failed.
  *
  * Within one process the threads that want the same key share one fill
  * (a flight): the first runs the protocol above, the others wait for its
@@ -57,7 +64,8 @@ struct fill_keys {
 	char	 entry[FILL_KEY_MAX];	/* <prefix>/todos/1 */
 	char	 lock[FILL_KEY_MAX];	/* <prefix>lock:/todos/1 */
 	char	 fail[FILL_KEY_MAX];	/* <prefix>fail:/todos/1 */
-	size_t	 entry_len, lock_len, fail_len;
+	char	 gone[FILL_KEY_MAX];	/* <prefix>gone:/todos/1, + :<token> */
+	size_t	 entry_len, lock_len, fail_len, gone_len;
 };
 
 enum fill_mode {

@@ -32,6 +32,9 @@ struct counters {
 	atomic_uint_least64_t	redis_errors;
 	atomic_uint_least64_t	collapsed;
 	atomic_uint_least64_t	purges;
+	/* For /health, not exposed: the upstream as the breaker sees it. */
+	atomic_uint_least64_t	upstream_streak;	/* failures in a row */
+	atomic_uint_least64_t	upstream_failed_ms;	/* wall ms of the last */
 };
 
 static struct counters	 own;		/* until metrics_open maps */
@@ -129,6 +132,32 @@ void
 metrics_purge(void)
 {
 	atomic_fetch_add_explicit(&m->purges, 1, memory_order_relaxed);
+}
+
+void
+metrics_upstream_outcome(int ok, long long wall_ms)
+{
+	if (ok) {
+		/* Loaded first: no shared write per fetch while all is well. */
+		if (atomic_load_explicit(&m->upstream_streak,
+		    memory_order_relaxed) != 0)
+			atomic_store_explicit(&m->upstream_streak, 0,
+			    memory_order_relaxed);
+		return;
+	}
+	atomic_store_explicit(&m->upstream_failed_ms,
+	    wall_ms > 0 ? (uint64_t)wall_ms : 0, memory_order_relaxed);
+	atomic_fetch_add_explicit(&m->upstream_streak, 1,
+	    memory_order_relaxed);
+}
+
+void
+metrics_upstream_health(unsigned long long *failures, long long *failed_ms)
+{
+	*failures = atomic_load_explicit(&m->upstream_streak,
+	    memory_order_relaxed);
+	*failed_ms = (long long)atomic_load_explicit(&m->upstream_failed_ms,
+	    memory_order_relaxed);
 }
 
 static uint64_t

@@ -27,6 +27,16 @@ void	metrics_redis_error(void);
 void	metrics_collapsed(void);		/* a waiter got another's fill */
 void	metrics_purge(void);
 
+/*
+ * One fetch's outcome as the circuit breaker judges it (ok: a usable 200
+ * or a 404), at wall_ms.  Kept for /health, over every process of the
+ * front: the failures in a row (0 after any success) and when the last
+ * failure was (Unix ms; 0: none since the map was made).
+ */
+void	metrics_upstream_outcome(int ok, long long wall_ms);
+void	metrics_upstream_health(unsigned long long *failures,
+	    long long *failed_ms);
+
 #define METRICS_MAX	65536	/* the exposition's size, at most */
 
 /*

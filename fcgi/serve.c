@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "auth.h"
 #include "clock.h"
@@ -315,20 +316,37 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 
 /*
  * GET /health: 200 while this responder can answer, "degraded" when Redis
- * does not answer a PING (answers then come from the upstream alone).
+ * does not answer a PING (answers then come from the upstream alone), the
+ * circuit is open, or the front's last upstream fetch failed ("failing",
+ * until a fetch succeeds).
  */
 static void
 serve_health(struct serve *s, struct request *req, const struct route *r)
 {
-	struct reply	rep;
-	char		body[128];
-	int		redis_up, open, n;
+	struct reply		rep;
+	char			body[256], when[32] = "null";
+	unsigned long long	failures;
+	long long		failed_ms;
+	time_t			t;
+	struct tm		tm;
+	int			redis_up, open, n;
 
 	redis_up = cache_ping(s->cache) == ERR_OK;
 	open = fill_circuit_open(&s->sh->fill);
+	metrics_upstream_health(&failures, &failed_ms);
+	t = (time_t)(failed_ms / 1000);
+	if (failed_ms > 0 && gmtime_r(&t, &tm) != NULL)
+		(void)strftime(when, sizeof(when), "\"%Y-%m-%dT%H:%M:%SZ\"", &tm);
 	n = snprintf(body, sizeof(body), "{\"status\":\"%s\",\"redis\":\"%s\","
-	    "\"upstream\":\"%s\"}", redis_up && !open ? "ok" : "degraded",
-	    redis_up ? "up" : "down", open ? "circuit-open" : "ok");
+	    "\"upstream\":\"%s\",\"upstream_failures\":%llu,"
+	    "\"upstream_last_failure\":%s}",
+	    redis_up && !open && failures == 0 ? "ok" : "degraded",
+	    redis_up ? "up" : "down", open ? "circuit-open" : failures > 0 ?
+	    "failing" : "ok", failures, when);
+	if (n < 0 || (size_t)n >= sizeof(body)) {
+		sent_error(s, req, ERR_INTERNAL, NULL, r->head);
+		return;
+	}
 	memset(&rep, 0, sizeof(rep));
 	rep.status = 200;
 	sent(s, req, &rep, body, (size_t)n, r->head);

@@ -16,6 +16,7 @@
 
 #include "clock.h"
 #include "log.h"
+#include "rnd.h"
 #include "upstream.h"
 
 #define URL_MAX		2048
@@ -195,13 +196,18 @@ perform(struct upstream *u, long timeout_ms)
 	return curl_easy_perform(u->curl);
 }
 
-/* 20..69 ms, so that processes refused together do not retry together. */
+long
+upstream_jitter_ms(void)
+{
+	return rnd_between(20, 69);
+}
+
 static void
 jitter(void)
 {
 	struct timespec	ts = { 0, 0 };
 
-	ts.tv_nsec = (20 + (long)(clock_mono_ms() * 7919 % 50)) * 1000000L;
+	ts.tv_nsec = upstream_jitter_ms() * 1000000L;
 	(void)nanosleep(&ts, NULL);
 }
 

@@ -49,4 +49,11 @@ struct upstream_answer {
 enum err	 upstream_fetch(struct upstream *u, const char *path,
 		    long timeout_ms, struct upstream_answer *a);
 
+/*
+ * The pause before that second try: 20..69 ms, drawn from a per-process
+ * random source, so that processes refused in the same millisecond do
+ * not retry in the same millisecond.
+ */
+long		 upstream_jitter_ms(void);
+
 #endif /* UPSTREAM_H */

@@ -110,3 +110,29 @@ def test_a_dead_lock_owner_does_not_wedge_the_key(make_service, upstream, redis)
     r = s.get("/get_todos/7")
     assert r.status == 200 and r.json() == TODOS[6]
     assert s.get("/get_todos/7").headers["x-cache"] == "HIT"
+
+
+def test_a_404_not_cached_reaches_the_waiters_of_other_processes(make_service, upstream):
+    # NEGATIVE_TTL=0 stores no 404: the owner leaves its waiters a note.
+    # One thread per process, two fronts: every waiter is in another
+    # process than the owner.
+    a = make_service(NEGATIVE_TTL=0, FCGI_PROCS=3, FCGI_THREADS=1, UPSTREAM_TIMEOUT_MS=3000)
+    b = make_service(NEGATIVE_TTL=0, FCGI_PROCS=3, FCGI_THREADS=1, UPSTREAM_TIMEOUT_MS=3000)
+    upstream.fault(path="/todos/999", mode="delay", delay_ms=800)
+    results = burst([a.port, b.port], "/get_todos/999", 6)
+    assert [r.status for r, _ in results] == [404] * 6, results
+    assert all(r.json() == {"error": "not found", "status": 404} for r, _ in results)
+    assert upstream.count("/todos/999") == 1
+    assert max(t for _, t in results) < 0.8 + 1.0
+    # Nothing was kept: the next request asks again.
+    assert a.get("/get_todos/999").status == 404
+    assert upstream.count("/todos/999") == 2
+
+
+def test_a_404_not_cached_reaches_the_waiting_threads_of_its_process(make_service, upstream):
+    s = make_service(NEGATIVE_TTL=0, FCGI_PROCS=1, FCGI_THREADS=8, UPSTREAM_TIMEOUT_MS=3000)
+    upstream.fault(path="/todos/998", mode="delay", delay_ms=800)
+    results = burst([s.port], "/get_todos/998", 6)
+    assert [r.status for r, _ in results] == [404] * 6, results
+    assert upstream.count("/todos/998") == 1
+    assert max(t for _, t in results) < 0.8 + 1.0

@@ -1,10 +1,13 @@
 """/health, /metrics and the access log."""
 
+import datetime
 import re
+import socket
+import threading
 
 import pytest
 
-from harness import wait_for
+from harness import TODOS, free_port, wait_for
 
 
 def scrape(s):
@@ -29,7 +32,8 @@ def test_health_ok_then_degraded_when_redis_is_down(make_service, redis):
     s = make_service()
     r = s.get("/health")
     assert r.status == 200 and r.headers["content-type"] == "application/json"
-    assert r.json() == {"status": "ok", "redis": "up", "upstream": "ok"}
+    assert r.json() == {"status": "ok", "redis": "up", "upstream": "ok",
+                        "upstream_failures": 0, "upstream_last_failure": None}
     assert r.headers["cache-control"] == "no-store"
     assert s.get("/health?x=1").json()["status"] == "ok"
     head = s.get("/health", method="HEAD")
@@ -38,11 +42,90 @@ def test_health_ok_then_degraded_when_redis_is_down(make_service, redis):
     try:
         r = s.get("/health")
         assert r.status == 200
-        assert r.json() == {"status": "degraded", "redis": "down", "upstream": "ok"}
+        assert r.json() == {"status": "degraded", "redis": "down", "upstream": "ok",
+                            "upstream_failures": 0, "upstream_last_failure": None}
     finally:
         redis.start()
     wait_for(lambda: s.get("/health").json()["status"] == "ok", 6, "health to recover",
              interval=0.2)
+
+
+class Forwarder:
+    """Listens on port only once open() is called (until then a connect
+    is refused: the upstream is unreachable), then forwards to target."""
+
+    def __init__(self, port, target):
+        self.port, self.target = port, target
+        self.listener = None
+
+    def open(self):
+        self.listener = socket.socket()
+        self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.listener.bind(("127.0.0.1", self.port))
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def close(self):
+        if self.listener is not None:
+            self.listener.close()
+
+    def _accept(self):
+        while True:
+            try:
+                a, _ = self.listener.accept()
+            except OSError:
+                return
+            b = socket.create_connection(("127.0.0.1", self.target), timeout=5)
+            b.settimeout(None)
+            for src, dst in ((a, b), (b, a)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    @staticmethod
+    def _pump(src, dst):
+        try:
+            while data := src.recv(65536):
+                dst.sendall(data)
+        except OSError:
+            pass
+        for s in (src, dst):
+            try:
+                s.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+
+def test_health_reports_a_failing_upstream_until_a_fetch_succeeds(make_service, upstream):
+    fwd = Forwarder(free_port(), upstream.port)
+    # Two responders: whichever answers /health knows what the other saw.
+    s = make_service(UPSTREAM_URL=f"http://127.0.0.1:{fwd.port}", FCGI_PROCS=2)
+    try:
+        assert s.get("/health").json()["upstream"] == "ok"
+        before = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)
+        assert s.get("/get_todos/1").status == 502
+        after = datetime.datetime.now(datetime.timezone.utc)
+        for _ in range(6):
+            r = s.get("/health")
+            assert r.status == 200
+            h = r.json()
+            assert {k: h[k] for k in ("status", "redis", "upstream", "upstream_failures")} == {
+                "status": "degraded", "redis": "up", "upstream": "failing",
+                "upstream_failures": 1}, h
+            assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", h["upstream_last_failure"]), h
+            when = datetime.datetime.strptime(h["upstream_last_failure"], "%Y-%m-%dT%H:%M:%SZ")
+            assert before <= when.replace(tzinfo=datetime.timezone.utc) <= after, (before, h, after)
+        assert s.get("/get_todos/2").status == 502
+        assert s.get("/health").json()["upstream_failures"] == 2
+        fwd.open()
+        r = s.get("/get_todos/1")
+        assert r.status == 200 and r.json() == TODOS[0]
+        for _ in range(6):
+            h = s.get("/health").json()
+            assert {k: h[k] for k in ("status", "upstream", "upstream_failures")} == {
+                "status": "ok", "upstream": "ok", "upstream_failures": 0}, h
+            # The last failure's time stays, for whoever looks later.
+            assert h["upstream_last_failure"] is not None
+    finally:
+        fwd.close()
 
 
 def test_health_and_metrics_take_get_and_head_only(service):
