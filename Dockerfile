@@ -1,5 +1,8 @@
 # The app container: lighttpd + todos-fcgi, started by the same
 # lighttpd/run and lighttpd/lighttpd.conf as `make run`, as a non-root user.
+# Logs go to the container's stderr (lighttpd -D and its responders); on
+# SIGTERM lighttpd/run stops lighttpd and the responders, well within a second.
+# The healthcheck on /health is in docker-compose.yml.
 FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc make libc6-dev \
@@ -7,7 +10,13 @@ RUN apt-get update \
       libzopfli-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
+# The Makefile and every file it includes (make reads them all, even for
+# the default target), then the sources.
 COPY Makefile ./
+COPY tests/fuzz/fuzz.mk tests/fuzz/
+COPY tests/unit/tsan.mk tests/unit/
+COPY tests/soak/soak.mk tests/soak/
+COPY bench/bench.mk bench/
 COPY fcgi/ fcgi/
 RUN make
 

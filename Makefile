@@ -7,7 +7,8 @@
 #                   plain, then under AddressSanitizer + UBSan, the unit
 #                   tests under ThreadSanitizer; then the
 #                   fuzzers (10 s each) and a short soak (load + faults,
-#                   then valgrind)
+#                   then valgrind), then the Dockerfile and
+#                   docker-compose.yml built and run (podman)
 #   make fuzz       each fuzzer for FUZZ_SECONDS (60)
 #   make soak       a minute of load with faults, then valgrind
 #   make bench      the project against the architecture's ceiling (wrk)
@@ -146,6 +147,14 @@ test: deps-test
 	$(MAKE) fuzz-smoke
 	$(MAKE) soak-short
 	$(MAKE) bench-quick
+	$(MAKE) container-check
+
+# The Dockerfile built and docker-compose.yml run for real, with podman
+# (README: Docker).  The script installs what it needs; CONTAINER_PORT
+# (default: 15000 or the next free port) is the app's host port.
+.PHONY: container-check
+container-check:
+	PORT=$(CONTAINER_PORT) PYTHON=$(PYTHON) bash tests/container/check.sh
 
 clean:
 	rm -rf build

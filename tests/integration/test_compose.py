@@ -1,12 +1,21 @@
-"""docker-compose.yml and the Dockerfile, checked for structure (no Docker
-engine here): they must stay in step with `make run` and the README."""
+"""docker-compose.yml and the Dockerfile, checked for structure: they must
+stay in step with `make run`, the Makefile and the README.  The image is
+built and the stack run for real by `make container-check`
+(tests/container/check.sh, with podman); this file runs without it."""
 
+import fnmatch
 import os
 import re
+import subprocess
 
 import yaml
 
 from harness import TOP
+
+# What compose sets itself, and what is the image's own layout (paths inside
+# it: a value from the user's shell would name the host's files).
+COMPOSE_FIXED = {"PORT": "5000", "BIND": "0.0.0.0", "REDIS_URL": "redis://redis:6379/0"}
+IMAGE_OWN = {"RUNDIR", "RESPONDER", "METRICS_FILE"}
 
 
 def read(name):
@@ -21,6 +30,30 @@ def readme_variables():
 
 def compose():
     return yaml.safe_load(read("docker-compose.yml"))
+
+
+def app_environment():
+    """(fixed {NAME: value}, [names forwarded from the shell]) of the app."""
+    env = compose()["services"]["app"]["environment"]
+    # A list: `- NAME` passes NAME only if it is set in the shell, in
+    # docker compose and podman-compose alike.
+    assert isinstance(env, list), env
+    fixed, named = {}, []
+    for entry in env:
+        name, eq, value = entry.partition("=")
+        assert re.fullmatch(r"[A-Z][A-Z0-9_]*", name), entry
+        if eq:
+            fixed[name] = value
+        else:
+            named.append(name)
+    names = list(fixed) + named
+    assert len(names) == len(set(names)), names
+    return fixed, named
+
+
+def build_stage(docker):
+    """The Dockerfile's lines from its first FROM to the next."""
+    return re.split(r"^FROM ", docker, flags=re.M)[1]
 
 
 def test_readme_documents_the_configuration():
@@ -44,11 +77,70 @@ def test_app_serves_5000_on_the_shared_redis():
     assert app["build"] == "."
     assert "5000:5000" in app["ports"]
     assert app["depends_on"]["redis"]["condition"] == "service_healthy"
-    env = app["environment"]
-    assert env["PORT"] == "5000"
-    assert env["BIND"] == "0.0.0.0"
-    assert env["REDIS_URL"] == "redis://redis:6379/0"
-    assert set(env) <= readme_variables(), set(env) - readme_variables()
+    fixed, named = app_environment()
+    assert fixed == COMPOSE_FIXED
+
+
+def test_compose_forwards_every_readme_setting_by_name():
+    fixed, named = app_environment()
+    readme = readme_variables()
+    # Every setting of the README's table is forwarded, fixed by compose or
+    # the image's own; nothing else.
+    assert set(named) == readme - set(fixed) - IMAGE_OWN, \
+        (readme - set(fixed) - IMAGE_OWN) ^ set(named)
+    assert IMAGE_OWN <= readme and not IMAGE_OWN & set(named)
+    # `- NAME=${NAME:-}` would pass an empty string for an unset variable
+    # (podman-compose 1.0.3: the literal text); by name alone, it is not set.
+    assert "${" not in read("docker-compose.yml")
+
+
+def test_build_stage_copies_every_makefile_include():
+    stage = build_stage(read("Dockerfile"))
+    copied = []
+    for line in re.findall(r"^COPY (?!--from)(.+)$", stage, re.M):
+        copied += [src.rstrip("/") for src in line.split()[:-1]]
+    ignored = [p.rstrip("/") for p in read(".dockerignore").splitlines()
+               if p.strip() and not p.startswith("#")]
+    includes = [f for line in re.findall(r"^-?include\s+(.+)$", read("Makefile"), re.M)
+                for f in line.split()]
+    assert len(includes) >= 4, includes
+    for inc in includes:
+        assert os.path.isfile(os.path.join(TOP, inc)), inc
+        assert any(src in (".", inc) or inc.startswith(src + "/") for src in copied), \
+            f"{inc}: the Makefile includes it, the build stage does not copy it"
+        parts = inc.split("/")
+        for pat in ignored:
+            pat = pat.removeprefix("**/")
+            for i in range(len(parts)):
+                assert not fnmatch.fnmatch("/".join(parts[:i + 1]), pat) and \
+                    not fnmatch.fnmatch(parts[i], pat), f"{inc}: .dockerignore {pat}"
+
+
+def healthcheck_command():
+    test = compose()["services"]["app"]["healthcheck"]["test"]
+    # One string for /bin/sh: podman-compose 1.0.3 joins a CMD list into one
+    # shell line, which would split a `bash -c` script into words.
+    assert test[0] == "CMD-SHELL" and len(test) == 2, test
+    return test[1].replace("$$", "$")
+
+
+def test_app_healthcheck_asks_health_without_curl():
+    cmd = healthcheck_command()
+    assert "GET /health " in cmd and "/dev/tcp/127.0.0.1/5000" in cmd
+    assert not re.search(r"\b(curl|wget)\b", cmd)
+    runtime = re.split(r"^FROM ", read("Dockerfile"), flags=re.M)[2]
+    assert not re.search(r"\b(curl|wget)\b", runtime)
+
+
+def test_app_healthcheck_holds_while_the_app_answers(make_service):
+    s = make_service()
+    cmd = healthcheck_command().replace("/dev/tcp/127.0.0.1/5000",
+                                        f"/dev/tcp/127.0.0.1/{s.port}")
+    run = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, timeout=10)
+    assert run.returncode == 0, run
+    s.stop()
+    run = subprocess.run(["/bin/sh", "-c", cmd], capture_output=True, timeout=10)
+    assert run.returncode != 0, run
 
 
 def test_dockerfile_builds_with_the_makefile_and_runs_like_make_run():
