@@ -280,7 +280,25 @@ class Service:
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
             wait_for(self.listening, 20, f"the service on port {self.port}")
+            self.await_responders()
         return self
+
+    def await_responders(self, timeout=10):
+        """lighttpd may accept before it has forked every responder (seen
+        under ASan on a loaded machine): wait, briefly, until FCGI_PROCS
+        of them run, so that tests which count them see all.  Not an
+        assertion: a test of responders that fail to start sees that."""
+        procs = self.env.get("FCGI_PROCS", "")
+        if self.front != "lighttpd" or not procs.isdigit():
+            return
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if len(self.responder_pids()) >= int(procs):
+                    return
+            except OSError:
+                pass
+            time.sleep(0.05)
 
     def listening(self):
         if self.proc.poll() is not None:
