@@ -1,0 +1,444 @@
+"""make install / uninstall / help, and the installed examples run for real.
+
+- `make install DESTDIR=...` puts exactly the files todos-fcgi(8) lists
+  under FILES, Installed (with their modes), and `make uninstall` removes
+  every one of them; `make help` lists real targets, one line each.
+- The systemd units pass `systemd-analyze verify` (no running systemd
+  needed), and the socket path they agree on is the one the nginx and
+  Apache examples connect to.
+- Each web server runs the installed example itself, copied with at most
+  paths, ports and setting values substituted: lighttpd with the
+  conf-available snippet (enabled by lighttpd-enable-mod, `lighttpd -tt`)
+  serves MISS then HIT; Apache with mod_fcgid spawning the installed binary
+  serves MISS then HIT and purges with the bearer token (401 without);
+  nginx and Apache's mod_proxy_fcgi reach the responder started as
+  todos-fcgi.service would start it (its ExecStart, the example settings
+  file, the listening socket on fd 0 as todos-fcgi.socket describes it).
+
+For the servers the tree is installed with PREFIX=<temp dir> (no DESTDIR),
+so the paths inside the examples are the real ones; the temp dir is 0755
+so that the web servers' www-data workers can reach the binary.
+"""
+
+import grp
+import os
+import re
+import shutil
+import signal
+import socket
+import stat
+import subprocess
+import tempfile
+
+import pytest
+
+from harness import (RESPONDER, TOP, children, free_port, http_request, pid_alive,
+                     stop_process, tcp_accepts, wait_for)
+
+TOKEN = "install-test-token-0123456789"
+MAKE_TIMEOUT = 600
+
+
+def make_args():
+    """Install the binary the suite tests (RESPONDER): its build dir as O,
+    SAN=1 for the sanitizer build, so `install: all` has nothing to do."""
+    out = os.path.relpath(os.path.dirname(RESPONDER), TOP)
+    args = ["make", "-s", "-C", TOP, f"O={out}"]
+    if out == os.path.join("build", "san"):
+        args.append("SAN=1")
+    return args
+
+
+def make(*targets, **variables):
+    cmd = make_args() + list(targets) + [f"{k}={v}" for k, v in variables.items()]
+    r = subprocess.run(cmd, capture_output=True, text=True, timeout=MAKE_TIMEOUT)
+    assert r.returncode == 0, f"{' '.join(cmd)}:\n{r.stdout}\n{r.stderr}"
+    return r.stdout
+
+
+def files_under(root):
+    found = set()
+    for d, _, names in os.walk(root):
+        for n in names:
+            found.add("/" + os.path.relpath(os.path.join(d, n), root))
+    return found
+
+
+def documented_files(manpage):
+    """The paths under FILES, Installed of the (installed) man page."""
+    with open(manpage) as f:
+        text = f.read()
+    m = re.search(r"^\.Ss Installed\n(.*?)^\.El$", text, re.M | re.S)
+    assert m, "todos-fcgi.8 has no FILES, Installed list"
+    return set(re.findall(r"^\.It Pa (\S+)$", m.group(1), re.M))
+
+
+def test_install_puts_exactly_the_documented_files_and_uninstall_removes_them(tmp_path):
+    dest = tmp_path / "dest"
+    make("install", DESTDIR=dest)
+    prefix = "/usr/local"
+    man = f"{dest}{prefix}/share/man/man8/todos-fcgi.8"
+    documented = documented_files(man)
+    assert documented, "no file documented"
+    assert all(p.startswith(prefix + "/") for p in documented), documented
+    assert "@" not in "".join(documented), "a placeholder was not filled in"
+    assert files_under(dest) == documented
+    for p in documented:
+        mode = stat.S_IMODE(os.stat(f"{dest}{p}").st_mode)
+        assert mode == (0o755 if p.endswith("/sbin/todos-fcgi") else 0o644), (p, oct(mode))
+        if not p.endswith("/sbin/todos-fcgi"):
+            with open(f"{dest}{p}") as f:
+                left = re.findall(r"@[A-Z]+@", f.read())
+            assert not left, (p, left)
+    r = subprocess.run([f"{dest}{prefix}/sbin/todos-fcgi", "--version"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and r.stdout.startswith("todos-fcgi "), r
+
+    make("uninstall", DESTDIR=dest)
+    assert files_under(dest) == set()
+    assert not os.path.exists(f"{dest}{prefix}/share/todos-fcgi")
+
+
+def test_help_lists_real_targets_one_line_each():
+    out = subprocess.run(["make", "-s", "-C", TOP, "help"], capture_output=True,
+                         text=True, check=True).stdout
+    lines = out.splitlines()
+    targets = []
+    for line in lines:
+        m = re.match(r"^make(?: ([a-z-]+))? +(\S.*)$", line)
+        assert m, f"not 'make TARGET  what it does': {line!r}"
+        targets.append(m.group(1) or "all")
+    for t in ("install", "uninstall", "help", "test", "run", "demo"):
+        assert t in targets, (t, out)
+    db = subprocess.run(["make", "-C", TOP, "-pRrq", "-f", "Makefile", "__none__"],
+                        capture_output=True, text=True).stdout
+    defined = set(re.findall(r"^([a-zA-Z][\w-]*):", db, re.M))
+    assert set(targets) <= defined, set(targets) - defined
+
+
+@pytest.fixture(scope="module")
+def installed():
+    """make install PREFIX=<a 0755 temp dir>/usr/local; yields the prefix."""
+    top = tempfile.mkdtemp(prefix="todos-fcgi-install.", dir="/tmp")
+    os.chmod(top, 0o755)
+    prefix = os.path.join(top, "usr", "local")
+    make("install", PREFIX=prefix)
+    yield prefix
+    shutil.rmtree(top, ignore_errors=True)
+
+
+def data(prefix, *parts):
+    return os.path.join(prefix, "share", "todos-fcgi", *parts)
+
+
+def unit(prefix, name):
+    return os.path.join(prefix, "lib", "systemd", "system", name)
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def substituted(text, pairs):
+    """text with each (old, new) replaced; every old must be there."""
+    for old, new in pairs:
+        assert old in text, f"{old!r} not in the installed example"
+        text = text.replace(old, new)
+    return text
+
+
+def unit_values(path, key):
+    return re.findall(rf"^{key}=(.*)$", read(path), re.M)
+
+
+def test_systemd_units_pass_systemd_analyze_verify(installed):
+    units = [unit(installed, "todos-fcgi.socket"), unit(installed, "todos-fcgi.service")]
+    env = dict(os.environ, MANPATH=os.path.join(installed, "share", "man") + ":")
+    r = subprocess.run(["systemd-analyze", "verify", *units], capture_output=True,
+                       text=True, env=env, cwd=os.path.dirname(units[0]), timeout=60)
+    assert r.returncode == 0 and r.stderr.strip() == "", r.stderr
+    service = unit(installed, "todos-fcgi.service")
+    assert unit_values(service, "ExecStart") == [os.path.join(installed, "sbin", "todos-fcgi")]
+    assert unit_values(service, "StandardInput") == ["socket"]
+    assert unit_values(service, "DynamicUser") == ["yes"]
+    assert unit_values(service, "EnvironmentFile") == ["-/etc/todos-fcgi/todos-fcgi.env"]
+
+
+def test_the_examples_agree_on_the_socket(installed):
+    path = unit_values(unit(installed, "todos-fcgi.socket"), "ListenStream")
+    assert path == ["/run/todos-fcgi.sock"]
+    assert f"server unix:{path[0]};" in read(data(installed, "nginx", "todos-fcgi.conf"))
+    assert f'"unix:{path[0]}|fcgi://localhost/' in read(
+        data(installed, "apache", "todos-fcgi-proxy.conf"))
+
+
+def exe_pids(binary):
+    """PIDs running exactly this binary (our temp install: no one else's)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                if os.readlink(f"/proc/{entry}/exe") == binary:
+                    found.append(int(entry))
+            except OSError:
+                pass
+    return found
+
+
+def assert_none_left(binary):
+    left = [p for p in exe_pids(binary) if pid_alive(p)]
+    for p in left:
+        os.kill(p, signal.SIGKILL)
+    assert not left, f"responders left running: {left}"
+
+
+def start(cmd, log, **kw):
+    logf = open(log, "ab")
+    return subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
+                            start_new_session=True, **kw), logf
+
+
+def output(log):
+    with open(log, "rb") as f:
+        return f.read().decode(errors="replace")
+
+
+def serves_miss_then_hit(port, path="/get_todos/3"):
+    a = http_request(port, "GET", path)
+    b = http_request(port, "GET", path)
+    assert (a.status, a.headers.get("x-cache")) == (200, "MISS"), a
+    assert (b.status, b.headers.get("x-cache")) == (200, "HIT"), b
+    assert a.json() == b.json()
+    return a, b
+
+
+def rundir(installed, name):
+    d = os.path.join(os.path.dirname(os.path.dirname(installed)), name)
+    os.makedirs(d, mode=0o755, exist_ok=True)
+    os.chmod(d, 0o755)
+    return d
+
+
+def test_lighttpd_with_the_installed_snippet(installed, redis, upstream):
+    run = rundir(installed, "lighttpd")
+    conf = os.path.join(run, "etc-lighttpd")
+    os.makedirs(os.path.join(conf, "conf-available"))
+    os.makedirs(os.path.join(conf, "conf-enabled"))
+    shutil.copy("/etc/lighttpd/conf-available/10-fastcgi.conf",
+                os.path.join(conf, "conf-available"))
+    snippet = substituted(read(data(installed, "lighttpd", "15-todos-fcgi.conf")), [
+        ("/run/lighttpd/", run + "/"),
+        ('"redis://127.0.0.1:6379/0"', f'"{redis.url}"'),
+        ('"https://jsonplaceholder.typicode.com"', f'"{upstream.url}"')])
+    with open(os.path.join(conf, "conf-available", "15-todos-fcgi.conf"), "w") as f:
+        f.write(snippet)
+    # lighttpd-enable-mod only knows /etc/lighttpd: run it with our
+    # directory mounted there, in a mount namespace of its own.
+    r = subprocess.run(["unshare", "-m", "sh", "-c",
+                        'mount --bind "$1" /etc/lighttpd && exec lighttpd-enable-mod todos-fcgi',
+                        "sh", conf], capture_output=True, text=True, timeout=30)
+    assert r.returncode == 0, r
+    assert sorted(os.listdir(os.path.join(conf, "conf-enabled"))) == \
+        ["10-fastcgi.conf", "15-todos-fcgi.conf"], r.stdout
+    port = free_port()
+    main = os.path.join(conf, "lighttpd.conf")
+    with open(main, "w") as f:
+        f.write(f'server.port = {port}\nserver.bind = "127.0.0.1"\n'
+                f'server.document-root = "{run}"\n'
+                f'server.errorlog = "{run}/error.log"\n'
+                'include "conf-enabled/*.conf"\n')
+    r = subprocess.run(["lighttpd", "-tt", "-f", main], capture_output=True, text=True)
+    assert r.returncode == 0, r
+    log = os.path.join(run, "lighttpd.log")
+    proc, logf = start(["lighttpd", "-D", "-f", main], log)
+    try:
+        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "lighttpd")
+        serves_miss_then_hit(port)
+        assert len(children(proc.pid)) == 2, "max-procs is 2"
+    except AssertionError:
+        print(output(log), read(f"{run}/error.log") if os.path.exists(f"{run}/error.log") else "")
+        raise
+    finally:
+        stop_process(proc)
+        logf.close()
+        wait_for(lambda: not [p for p in exe_pids(os.path.join(installed, "sbin", "todos-fcgi"))
+                              if pid_alive(p)], 15, "the responders to stop")
+
+
+APACHE_BASE = """ServerRoot "/usr/lib/apache2"
+LoadModule mpm_event_module  modules/mod_mpm_event.so
+LoadModule authz_core_module modules/mod_authz_core.so
+LoadModule env_module        modules/mod_env.so
+{modules}
+User  www-data
+Group www-data
+Listen 127.0.0.1:{port}
+ServerName localhost
+PidFile           {run}/apache.pid
+DefaultRuntimeDir {run}
+ErrorLog          {run}/error.log
+LogLevel warn
+DocumentRoot "{run}/htdocs"
+<Directory />
+	AllowOverride None
+	Require all denied
+</Directory>
+{extra}
+Include "{snippet}"
+"""
+
+
+def run_apache(run, modules, snippet_text, extra=""):
+    """Apache on a free port with snippet_text Included; returns (proc,
+    logf, port, log)."""
+    os.makedirs(os.path.join(run, "htdocs"), exist_ok=True)
+    snippet = os.path.join(run, "todos-fcgi.conf")
+    with open(snippet, "w") as f:
+        f.write(snippet_text)
+    port = free_port()
+    conf = os.path.join(run, "httpd.conf")
+    with open(conf, "w") as f:
+        f.write(APACHE_BASE.format(modules=modules, port=port, run=run, extra=extra,
+                                   snippet=snippet))
+    r = subprocess.run(["apache2", "-t", "-f", conf], capture_output=True, text=True)
+    assert r.returncode == 0, r
+    log = os.path.join(run, "apache.log")
+    proc, logf = start(["apache2", "-f", conf, "-DFOREGROUND"], log)
+    try:
+        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "apache")
+    except AssertionError:
+        stop_process(proc)
+        logf.close()
+        print(output(log))
+        raise
+    return proc, logf, port, log
+
+
+def purges_with_the_token_only(port):
+    http_request(port, "GET", "/get_todos/4")
+    refused = http_request(port, "DELETE", "/get_todos/4")
+    assert refused.status == 401, refused
+    assert refused.headers["content-type"] == "application/json", refused
+    wrong = http_request(port, "DELETE", "/get_todos/4",
+                         headers={"Authorization": "Bearer wrong-token-0123456789"})
+    assert wrong.status == 401, wrong
+    r = http_request(port, "DELETE", "/get_todos/4",
+                     headers={"Authorization": f"Bearer {TOKEN}"})
+    assert r.status == 200 and r.json() == {"purged": True}, r
+    assert http_request(port, "GET", "/get_todos/4").headers["x-cache"] == "MISS"
+
+
+def test_apache_mod_fcgid_with_the_installed_example(installed, redis, upstream):
+    run = rundir(installed, "apache-fcgid")
+    text = substituted(read(data(installed, "apache", "todos-fcgi-fcgid.conf")), [
+        ("REDIS_URL redis://127.0.0.1:6379/0", f"REDIS_URL {redis.url}"),
+        ("UPSTREAM_URL https://jsonplaceholder.typicode.com", f"UPSTREAM_URL {upstream.url}"),
+        ("#FcgidInitialEnv PURGE_TOKEN at-least-16-printable-characters",
+         f"FcgidInitialEnv PURGE_TOKEN {TOKEN}")])
+    binary = os.path.join(installed, "sbin", "todos-fcgi")
+    assert f"FcgidWrapper {binary} virtual" in text
+    proc, logf, port, log = run_apache(
+        run, "LoadModule fcgid_module modules/mod_fcgid.so", text,
+        extra=f"FcgidIPCDir {run}/fcgid\nFcgidProcessTableFile {run}/fcgid-shm\n")
+    try:
+        serves_miss_then_hit(port)
+        purges_with_the_token_only(port)
+        assert exe_pids(binary), "mod_fcgid runs the installed binary"
+    except AssertionError:
+        print(output(log), read(f"{run}/error.log"))
+        raise
+    finally:
+        stop_process(proc)
+        logf.close()
+    wait_for(lambda: not [p for p in exe_pids(binary) if pid_alive(p)], 15,
+             "mod_fcgid's responders to stop")
+    assert_none_left(binary)
+
+
+@pytest.fixture(scope="module")
+def as_the_unit(installed, redis, upstream):
+    """The responder as todos-fcgi.socket + todos-fcgi.service start it:
+    the service's ExecStart, the example settings file (values for this
+    test's Redis and upstream), an unprivileged user, and the listening
+    socket on fd 0 with the socket unit's group and mode."""
+    run = rundir(installed, "unit")
+    sock_unit = unit(installed, "todos-fcgi.socket")
+    service = unit(installed, "todos-fcgi.service")
+    path = os.path.join(run, os.path.basename(unit_values(sock_unit, "ListenStream")[0]))
+    env = {}
+    settings = substituted(read(data(installed, "todos-fcgi.env")), [
+        ("REDIS_URL=redis://127.0.0.1:6379/0", f"REDIS_URL={redis.url}"),
+        ("UPSTREAM_URL=https://jsonplaceholder.typicode.com", f"UPSTREAM_URL={upstream.url}"),
+        ("#PURGE_TOKEN=", f"PURGE_TOKEN={TOKEN}")])
+    for line in settings.splitlines():
+        if line and not line.startswith("#"):
+            k, v = line.split("=", 1)
+            env[k] = v
+    env["LOG_LEVEL"] = "warn"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(int(unit_values(sock_unit, "Backlog")[0]))
+    os.chown(path, 0, grp.getgrnam(unit_values(sock_unit, "SocketGroup")[0]).gr_gid)
+    os.chmod(path, int(unit_values(sock_unit, "SocketMode")[0], 8))
+    cmd = unit_values(service, "ExecStart")[0].split()
+    log = os.path.join(run, "responder.log")
+    proc, logf = start(cmd, log, stdin=listener.fileno(), env=env,
+                       user="nobody", group="nogroup")
+    listener.close()
+    yield path
+    rc = stop_process(proc)
+    logf.close()
+    assert rc == 0, f"SIGTERM: exit {rc}\n{output(log)}"
+
+
+def test_nginx_with_the_installed_snippet(installed, as_the_unit):
+    run = rundir(installed, "nginx")
+    port = free_port()
+    text = substituted(read(data(installed, "nginx", "todos-fcgi.conf")), [
+        ("listen 80;", f"listen 127.0.0.1:{port};"),
+        ("unix:/run/todos-fcgi.sock;", f"unix:{as_the_unit};")])
+    with open(os.path.join(run, "todos-fcgi.conf"), "w") as f:
+        f.write(text)
+    shutil.copy("/etc/nginx/fastcgi_params", run)
+    conf = os.path.join(run, "nginx.conf")
+    with open(conf, "w") as f:
+        f.write(f"user www-data;\nworker_processes 1;\npid {run}/nginx.pid;\n"
+                f"error_log {run}/error.log warn;\nevents {{ worker_connections 64; }}\n"
+                f"http {{\n\taccess_log off;\n\tclient_body_temp_path {run}/body;\n"
+                f"\tfastcgi_temp_path {run}/fastcgi;\n\tproxy_temp_path {run}/proxy;\n"
+                f"\tuwsgi_temp_path {run}/uwsgi;\n\tscgi_temp_path {run}/scgi;\n"
+                f"\tinclude todos-fcgi.conf;\n}}\n")
+    r = subprocess.run(["nginx", "-t", "-q", "-e", "stderr", "-p", run, "-c", conf],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r
+    log = os.path.join(run, "nginx.log")
+    proc, logf = start(["nginx", "-e", "stderr", "-p", run, "-c", conf, "-g", "daemon off;"], log)
+    try:
+        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "nginx")
+        serves_miss_then_hit(port)
+        purges_with_the_token_only(port)
+    except AssertionError:
+        print(output(log))
+        raise
+    finally:
+        stop_process(proc)
+        logf.close()
+
+
+def test_apache_mod_proxy_fcgi_with_the_installed_example(installed, as_the_unit):
+    run = rundir(installed, "apache-proxy")
+    text = substituted(read(data(installed, "apache", "todos-fcgi-proxy.conf")), [
+        ("unix:/run/todos-fcgi.sock|", f"unix:{as_the_unit}|")])
+    proc, logf, port, log = run_apache(
+        run, "LoadModule proxy_module modules/mod_proxy.so\n"
+             "LoadModule proxy_fcgi_module modules/mod_proxy_fcgi.so", text)
+    try:
+        serves_miss_then_hit(port)
+        purges_with_the_token_only(port)
+    except AssertionError:
+        print(output(log), read(f"{run}/error.log"))
+        raise
+    finally:
+        stop_process(proc)
+        logf.close()
