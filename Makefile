@@ -48,7 +48,7 @@ DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
 DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
 	     clang libclang-rt-14-dev libtsan2 valgrind apache2 nginx \
-	     redis-sentinel libapache2-mod-fcgid
+	     redis-sentinel libapache2-mod-fcgid strace
 
 .PHONY: all run demo test unit unit-build integration sanitize mutate \
 	deps-build deps-run deps-test clean

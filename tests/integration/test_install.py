@@ -356,48 +356,84 @@ def test_apache_mod_fcgid_with_the_installed_example(installed, redis, upstream)
     assert_none_left(binary)
 
 
-@pytest.fixture(scope="module")
-def as_the_unit(installed, redis, upstream):
+class AsTheUnit:
     """The responder as todos-fcgi.socket + todos-fcgi.service start it:
     the service's ExecStart, the example settings file (values for this
     test's Redis and upstream), an unprivileged user, and the listening
-    socket on fd 0 with the socket unit's group and mode."""
-    run = rundir(installed, "unit")
-    sock_unit = unit(installed, "todos-fcgi.socket")
-    service = unit(installed, "todos-fcgi.service")
-    path = os.path.join(run, os.path.basename(unit_values(sock_unit, "ListenStream")[0]))
-    env = {}
-    settings = substituted(read(data(installed, "todos-fcgi.env")), [
-        ("REDIS_URL=redis://127.0.0.1:6379/0", f"REDIS_URL={redis.url}"),
-        ("UPSTREAM_URL=https://jsonplaceholder.typicode.com", f"UPSTREAM_URL={upstream.url}"),
-        ("#PURGE_TOKEN=", f"PURGE_TOKEN={TOKEN}")])
-    for line in settings.splitlines():
-        if line and not line.startswith("#"):
-            k, v = line.split("=", 1)
-            env[k] = v
-    env["LOG_LEVEL"] = "warn"
-    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    listener.bind(path)
-    listener.listen(int(unit_values(sock_unit, "Backlog")[0]))
-    os.chown(path, 0, grp.getgrnam(unit_values(sock_unit, "SocketGroup")[0]).gr_gid)
-    os.chmod(path, int(unit_values(sock_unit, "SocketMode")[0], 8))
-    cmd = unit_values(service, "ExecStart")[0].split()
-    log = os.path.join(run, "responder.log")
-    proc, logf = start(cmd, log, stdin=listener.fileno(), env=env,
-                       user="nobody", group="nogroup")
-    listener.close()
-    yield path
-    rc = stop_process(proc)
-    logf.close()
-    assert rc == 0, f"SIGTERM: exit {rc}\n{output(log)}"
+    socket on fd 0 with the socket unit's group and mode.  trace: run it
+    under strace -f, the system calls written there."""
+
+    def __init__(self, installed, redis, upstream, trace=None):
+        self.run = rundir(installed, "unit")
+        sock_unit = unit(installed, "todos-fcgi.socket")
+        service = unit(installed, "todos-fcgi.service")
+        self.path = os.path.join(self.run, os.path.basename(
+            unit_values(sock_unit, "ListenStream")[0]))
+        env = {}
+        settings = substituted(read(data(installed, "todos-fcgi.env")), [
+            ("REDIS_URL=redis://127.0.0.1:6379/0", f"REDIS_URL={redis.url}"),
+            ("UPSTREAM_URL=https://jsonplaceholder.typicode.com",
+             f"UPSTREAM_URL={upstream.url}"),
+            ("#PURGE_TOKEN=", f"PURGE_TOKEN={TOKEN}")])
+        for line in settings.splitlines():
+            if line and not line.startswith("#"):
+                k, v = line.split("=", 1)
+                env[k] = v
+        env["LOG_LEVEL"] = "warn"
+        if os.path.exists(self.path):
+            os.unlink(self.path)
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        listener.bind(self.path)
+        listener.listen(int(unit_values(sock_unit, "Backlog")[0]))
+        os.chown(self.path, 0, grp.getgrnam(unit_values(sock_unit, "SocketGroup")[0]).gr_gid)
+        os.chmod(self.path, int(unit_values(sock_unit, "SocketMode")[0], 8))
+        assert unit_values(service, "StandardInput") == ["socket"]
+        cmd = unit_values(service, "ExecStart")[0].split()
+        user = {"user": "nobody", "group": "nogroup"}
+        self.traced = trace is not None
+        if trace is not None:
+            # strace (root, to write the trace) runs it as nobody.
+            cmd = ["strace", "-f", "-qq", "-u", "nobody", "-o", trace] + cmd
+            user = {}
+        self.log = os.path.join(self.run, "responder.log")
+        self.proc, self.logf = start(cmd, self.log, stdin=listener.fileno(), env=env,
+                                     **user)
+        listener.close()
+
+    def stop(self):
+        """SIGTERM, as systemctl stop sends it: a graceful exit, status 0."""
+        if self.proc is None:
+            return
+        if self.traced:
+            # strace exits with its tracee's status: signal the tracee.
+            for pid in children(self.proc.pid):
+                os.kill(pid, signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                pass
+        rc = stop_process(self.proc)
+        self.proc = None
+        self.logf.close()
+        os.unlink(self.path)
+        assert rc == 0, f"SIGTERM: exit {rc}\n{output(self.log)}"
 
 
-def test_nginx_with_the_installed_snippet(installed, as_the_unit):
+@pytest.fixture
+def as_the_unit(installed, redis, upstream):
+    responder = AsTheUnit(installed, redis, upstream)
+    yield responder
+    responder.stop()
+
+
+def run_nginx(installed, sock):
+    """nginx with the installed snippet (its listen port and socket path
+    substituted), in the foreground; returns (proc, logf, port, log)."""
     run = rundir(installed, "nginx")
     port = free_port()
     text = substituted(read(data(installed, "nginx", "todos-fcgi.conf")), [
         ("listen 80;", f"listen 127.0.0.1:{port};"),
-        ("unix:/run/todos-fcgi.sock;", f"unix:{as_the_unit};")])
+        ("unix:/run/todos-fcgi.sock;", f"unix:{sock};")])
     with open(os.path.join(run, "todos-fcgi.conf"), "w") as f:
         f.write(text)
     shutil.copy("/etc/nginx/fastcgi_params", run)
@@ -413,23 +449,102 @@ def test_nginx_with_the_installed_snippet(installed, as_the_unit):
                        capture_output=True, text=True)
     assert r.returncode == 0, r
     log = os.path.join(run, "nginx.log")
-    proc, logf = start(["nginx", "-e", "stderr", "-p", run, "-c", conf, "-g", "daemon off;"], log)
+    proc, logf = start(["nginx", "-e", "stderr", "-p", run, "-c", conf, "-g", "daemon off;"],
+                       log)
     try:
         wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "nginx")
+    except AssertionError:
+        stop_process(proc)
+        logf.close()
+        print(output(log))
+        raise
+    return proc, logf, port, log
+
+
+def test_nginx_with_the_installed_snippet(installed, as_the_unit):
+    proc, logf, port, log = run_nginx(installed, as_the_unit.path)
+    try:
         serves_miss_then_hit(port)
         purges_with_the_token_only(port)
     except AssertionError:
-        print(output(log))
+        print(output(log), output(as_the_unit.log))
         raise
     finally:
         stop_process(proc)
         logf.close()
 
 
+def syscall_groups():
+    """systemd's system call groups, each expanded to plain names."""
+    out = subprocess.run(["systemd-analyze", "syscall-filter"], capture_output=True,
+                         text=True, check=True).stdout
+    groups, name = {}, None
+    for line in out.splitlines():
+        if line.startswith("@"):
+            name = line.strip()
+            groups[name] = set()
+        elif name and line.strip() and not line.strip().startswith("#"):
+            groups[name].add(line.strip())
+
+    def expand(group, seen=()):
+        names = set()
+        for entry in groups[group]:
+            if entry.startswith("@"):
+                if entry not in seen:
+                    names |= expand(entry, seen + (group,))
+            else:
+                names.add(entry)
+        return names
+    return expand
+
+
+def test_the_service_keeps_within_its_sandbox(installed, redis, upstream, tmp_path):
+    """Run as the unit, under strace, through nginx (MISS, HIT, purge, a
+    404, SIGTERM): every system call is one the unit's SystemCallFilter
+    allows, every socket a family RestrictAddressFamilies allows, and no
+    mapping is both writable and executable (MemoryDenyWriteExecute)."""
+    trace = str(tmp_path / "strace.out")
+    responder = AsTheUnit(installed, redis, upstream, trace=trace)
+    try:
+        proc, logf, port, log = run_nginx(installed, responder.path)
+        try:
+            serves_miss_then_hit(port)
+            purges_with_the_token_only(port)
+            assert http_request(port, "GET", "/get_todos/999").status == 404
+        finally:
+            stop_process(proc)
+            logf.close()
+    finally:
+        responder.stop()
+    service = read(unit(installed, "todos-fcgi.service"))
+    expand = syscall_groups()
+
+    def names(words):
+        return set().union(*(expand(w) if w.startswith("@") else {w} for w in words))
+    filters = re.findall(r"^SystemCallFilter=(.*)$", service, re.M)
+    assert filters and not filters[0].startswith("~"), filters
+    allowed = names(filters[0].split())
+    for deny in filters[1:]:
+        assert deny.startswith("~"), filters
+        allowed -= names(deny[1:].split())
+    text = read(trace)
+    used = set(re.findall(r"^\d+ +(?:<\.\.\. )?([a-z0-9_]+)(?:\(| resumed>)", text, re.M))
+    assert "accept4" in used and "execve" in used, sorted(used)
+    assert used - allowed == set(), sorted(used - allowed)
+    families = set(re.findall(r"\bsocket\((AF_[A-Z0-9]+)", text))
+    allowed_families = re.findall(r"^RestrictAddressFamilies=(.*)$", service, re.M)[0].split()
+    assert families and families <= set(allowed_families), families
+    assert "MemoryDenyWriteExecute=yes" in service.splitlines()
+    wx = [line for line in text.splitlines()
+          if re.search(r"\b(mmap|mprotect|pkey_mprotect)\(", line)
+          and "PROT_WRITE" in line and "PROT_EXEC" in line]
+    assert not wx, wx
+
+
 def test_apache_mod_proxy_fcgi_with_the_installed_example(installed, as_the_unit):
     run = rundir(installed, "apache-proxy")
     text = substituted(read(data(installed, "apache", "todos-fcgi-proxy.conf")), [
-        ("unix:/run/todos-fcgi.sock|", f"unix:{as_the_unit}|")])
+        ("unix:/run/todos-fcgi.sock|", f"unix:{as_the_unit.path}|")])
     proc, logf, port, log = run_apache(
         run, "LoadModule proxy_module modules/mod_proxy.so\n"
              "LoadModule proxy_fcgi_module modules/mod_proxy_fcgi.so", text)
