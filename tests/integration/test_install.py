@@ -501,8 +501,12 @@ def syscall_groups():
 def test_the_service_keeps_within_its_sandbox(installed, redis, upstream, tmp_path):
     """Run as the unit, under strace, through nginx (MISS, HIT, purge, a
     404, SIGTERM): every system call is one the unit's SystemCallFilter
-    allows, every socket a family RestrictAddressFamilies allows, and no
-    mapping is both writable and executable (MemoryDenyWriteExecute)."""
+    allows, every socket a family RestrictAddressFamilies allows, no
+    mapping is both writable and executable (MemoryDenyWriteExecute), no
+    file is opened for writing (ProtectSystem=strict), none in the homes,
+    no device but null/zero/full/random/urandom (PrivateDevices).  Not a
+    running systemd, but what the responder asks of the system, checked
+    against what the unit lets it have."""
     trace = str(tmp_path / "strace.out")
     responder = AsTheUnit(installed, redis, upstream, trace=trace)
     try:
@@ -539,6 +543,19 @@ def test_the_service_keeps_within_its_sandbox(installed, redis, upstream, tmp_pa
           if re.search(r"\b(mmap|mprotect|pkey_mprotect)\(", line)
           and "PROT_WRITE" in line and "PROT_EXEC" in line]
     assert not wx, wx
+    # ProtectSystem=strict with no writable path listed, ProtectHome,
+    # PrivateDevices: nothing opened for writing, nothing under the homes,
+    # no device but the harmless ones.
+    assert "ProtectSystem=strict" in service.splitlines()
+    assert "ReadWritePaths" not in service and "RuntimeDirectory" not in service
+    opened = re.findall(r'\bopen(?:at)?\((?:[^"]*)"([^"]*)", ([A-Z_|]+)', text)
+    assert opened, "no open() traced"
+    writes = [(p, f) for p, f in opened if re.search(r"O_WRONLY|O_RDWR|O_CREAT", f)]
+    assert not writes, writes
+    assert not [p for p, _ in opened if re.match(r"/(home|root)(/|$)", p)], opened
+    devices = {p for p, _ in opened if p.startswith("/dev/")}
+    assert devices <= {"/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                       "/dev/urandom"}, devices
 
 
 def test_apache_mod_proxy_fcgi_with_the_installed_example(installed, as_the_unit):
