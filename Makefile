@@ -175,7 +175,9 @@ UNITDIR	?= $(PREFIX)/lib/systemd/system
 SYSCONFDIR ?= /etc
 INSTALL	?= install
 EXAMPLES = lighttpd/15-todos-fcgi.conf apache/todos-fcgi-fcgid.conf \
-	   apache/todos-fcgi-proxy.conf nginx/todos-fcgi.conf
+	   apache/htaccess-fcgid apache/todos-fcgi-proxy.conf \
+	   nginx/todos-fcgi.conf
+SCRIPTS	 = apache/todos-fcgi.fcgi
 UNITS_SYSTEMD = systemd/todos-fcgi.service systemd/todos-fcgi.socket
 FILL	 = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
 	       -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
@@ -191,8 +193,9 @@ install: all
 	$(FILL) systemd/todos-fcgi.env >$(DESTDIR)$(DATADIR)/todos-fcgi.env
 	for f in $(UNITS_SYSTEMD); do \
 	    $(FILL) $$f >$(DESTDIR)$(UNITDIR)/$${f#systemd/} || exit 1; done
-	for f in $(EXAMPLES); do \
+	for f in $(EXAMPLES) $(SCRIPTS); do \
 	    $(FILL) $$f >$(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	chmod 0755 $(SCRIPTS:%=$(DESTDIR)$(DATADIR)/%)
 	chmod 0644 $(DESTDIR)$(MANDIR)/man8/todos-fcgi.8 \
 	    $(DESTDIR)$(DATADIR)/todos-fcgi.env \
 	    $(UNITS_SYSTEMD:systemd/%=$(DESTDIR)$(UNITDIR)/%) \
@@ -203,7 +206,8 @@ uninstall:
 	    $(DESTDIR)$(MANDIR)/man8/todos-fcgi.8 \
 	    $(DESTDIR)$(DATADIR)/todos-fcgi.env \
 	    $(UNITS_SYSTEMD:systemd/%=$(DESTDIR)$(UNITDIR)/%) \
-	    $(EXAMPLES:%=$(DESTDIR)$(DATADIR)/%)
+	    $(EXAMPLES:%=$(DESTDIR)$(DATADIR)/%) \
+	    $(SCRIPTS:%=$(DESTDIR)$(DATADIR)/%)
 	-rmdir $(DESTDIR)$(DATADIR)/lighttpd $(DESTDIR)$(DATADIR)/apache \
 	    $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)
 

@@ -85,7 +85,8 @@ def test_install_puts_exactly_the_documented_files_and_uninstall_removes_them(tm
     assert files_under(dest) == documented
     for p in documented:
         mode = stat.S_IMODE(os.stat(f"{dest}{p}").st_mode)
-        assert mode == (0o755 if p.endswith("/sbin/todos-fcgi") else 0o644), (p, oct(mode))
+        executable = p.endswith(("/sbin/todos-fcgi", ".fcgi"))
+        assert mode == (0o755 if executable else 0o644), (p, oct(mode))
         if not p.endswith("/sbin/todos-fcgi"):
             with open(f"{dest}{p}") as f:
                 left = re.findall(r"@[A-Z]+@", f.read())
@@ -193,6 +194,13 @@ def assert_none_left(binary):
     assert not left, f"responders left running: {left}"
 
 
+def accepting(proc, port):
+    """For wait_for: True once port accepts; raises if proc has exited."""
+    if proc.poll() is not None:
+        raise AssertionError(f"exited with status {proc.returncode}")
+    return tcp_accepts(port)
+
+
 def start(cmd, log, **kw):
     logf = open(log, "ab")
     return subprocess.Popen(cmd, stdout=logf, stderr=subprocess.STDOUT,
@@ -253,7 +261,7 @@ def test_lighttpd_with_the_installed_snippet(installed, redis, upstream):
     log = os.path.join(run, "lighttpd.log")
     proc, logf = start(["lighttpd", "-D", "-f", main], log)
     try:
-        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "lighttpd")
+        wait_for(lambda: accepting(proc, port), 20, "lighttpd")
         serves_miss_then_hit(port)
         assert len(children(proc.pid)) == 2, "max-procs is 2"
     except AssertionError:
@@ -306,11 +314,11 @@ def run_apache(run, modules, snippet_text, extra=""):
     log = os.path.join(run, "apache.log")
     proc, logf = start(["apache2", "-f", conf, "-DFOREGROUND"], log)
     try:
-        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "apache")
+        wait_for(lambda: accepting(proc, port), 20, "apache")
     except AssertionError:
         stop_process(proc)
         logf.close()
-        print(output(log))
+        print(output(log), read(f"{run}/error.log") if os.path.exists(f"{run}/error.log") else "")
         raise
     return proc, logf, port, log
 
@@ -419,6 +427,47 @@ class AsTheUnit:
         assert rc == 0, f"SIGTERM: exit {rc}\n{output(self.log)}"
 
 
+def test_apache_mod_fcgid_on_a_shared_host(installed, redis, upstream):
+    """The .htaccess and wrapper script examples, as a shared host's user
+    would put them in the web root (AllowOverride All)."""
+    run = rundir(installed, "apache-shared")
+    www = os.path.join(run, "htdocs")
+    os.makedirs(www, mode=0o755, exist_ok=True)
+    script = substituted(read(data(installed, "apache", "todos-fcgi.fcgi")), [
+        ("REDIS_URL='redis://127.0.0.1:6379/0'", f"REDIS_URL='{redis.url}'"),
+        ("UPSTREAM_URL='https://jsonplaceholder.typicode.com'",
+         f"UPSTREAM_URL='{upstream.url}'"),
+        ("#export PURGE_TOKEN='at-least-16-printable-characters'",
+         f"export PURGE_TOKEN='{TOKEN}'")])
+    binary = os.path.join(installed, "sbin", "todos-fcgi")
+    assert f"exec {binary}\n" in script
+    with open(os.path.join(www, "todos-fcgi.fcgi"), "w") as f:
+        f.write(script)
+    os.chmod(os.path.join(www, "todos-fcgi.fcgi"), 0o755)
+    shutil.copy(data(installed, "apache", "htaccess-fcgid"), os.path.join(www, ".htaccess"))
+    os.chmod(os.path.join(www, ".htaccess"), 0o644)
+    proc, logf, port, log = run_apache(
+        run, "LoadModule fcgid_module modules/mod_fcgid.so\n"
+             "LoadModule rewrite_module modules/mod_rewrite.so\n"
+             "LoadModule mime_module modules/mod_mime.so", "",
+        extra=f"FcgidIPCDir {run}/fcgid\nFcgidProcessTableFile {run}/fcgid-shm\n"
+              f"TypesConfig /etc/mime.types\nAccessFileName .htaccess\n<Directory {www}>\n\tAllowOverride All\n"
+              "\tRequire all granted\n</Directory>\n")
+    try:
+        serves_miss_then_hit(port)
+        purges_with_the_token_only(port)
+        assert exe_pids(binary), "the script became the installed binary"
+    except AssertionError:
+        print(output(log), read(f"{run}/error.log"))
+        raise
+    finally:
+        stop_process(proc)
+        logf.close()
+    wait_for(lambda: not [p for p in exe_pids(binary) if pid_alive(p)], 15,
+             "mod_fcgid's responders to stop")
+    assert_none_left(binary)
+
+
 @pytest.fixture
 def as_the_unit(installed, redis, upstream):
     responder = AsTheUnit(installed, redis, upstream)
@@ -452,11 +501,11 @@ def run_nginx(installed, sock):
     proc, logf = start(["nginx", "-e", "stderr", "-p", run, "-c", conf, "-g", "daemon off;"],
                        log)
     try:
-        wait_for(lambda: proc.poll() is None and tcp_accepts(port), 20, "nginx")
+        wait_for(lambda: accepting(proc, port), 20, "nginx")
     except AssertionError:
         stop_process(proc)
         logf.close()
-        print(output(log))
+        print(output(log), read(f"{run}/error.log") if os.path.exists(f"{run}/error.log") else "")
         raise
     return proc, logf, port, log
 
