@@ -17,4 +17,4 @@ export FCGI_THREADS=1
 export BACKGROUND_THREADS=2
 export LOG_LEVEL=warn
 #export PURGE_TOKEN='at-least-16-printable-characters'
-@SBINDIR@/todos-fcgi
+exec @SBINDIR@/todos-fcgi
