@@ -10,10 +10,15 @@
   paths, ports and setting values substituted: lighttpd with the
   conf-available snippet (enabled by lighttpd-enable-mod, `lighttpd -tt`)
   serves MISS then HIT; Apache with mod_fcgid spawning the installed binary
-  serves MISS then HIT and purges with the bearer token (401 without);
-  nginx and Apache's mod_proxy_fcgi reach the responder started as
-  todos-fcgi.service would start it (its ExecStart, the example settings
-  file, the listening socket on fd 0 as todos-fcgi.socket describes it).
+  (server config, and a shared host's .htaccess + wrapper script) serves
+  MISS then HIT and purges with the bearer token (401 without), and leaves
+  no responder behind when stopped; nginx and Apache's mod_proxy_fcgi
+  reach the responder started as todos-fcgi.service would start it (its
+  ExecStart, the example settings file, an unprivileged user, the
+  listening socket on fd 0 as todos-fcgi.socket describes it), which
+  exits 0 on SIGTERM.
+- The same responder under strace stays within the unit's sandbox
+  (system calls, socket families, files, devices, W^X mappings).
 
 For the servers the tree is installed with PREFIX=<temp dir> (no DESTDIR),
 so the paths inside the examples are the real ones; the temp dir is 0755
