@@ -105,6 +105,30 @@ def test_install_puts_exactly_the_documented_files_and_uninstall_removes_them(tm
     assert not os.path.exists(f"{dest}{prefix}/share/todos-fcgi")
 
 
+def variables_read():
+    """Every variable the responder reads: config.c's lookups, getenv."""
+    names = set()
+    for name in os.listdir(os.path.join(TOP, "fcgi")):
+        if name.endswith(".c"):
+            names |= set(re.findall(r'(?:\blookup\(|get_long\(lookup, |getenv\()"([A-Z_]+)"',
+                                    read(os.path.join(TOP, "fcgi", name))))
+    assert len(names) > 20, names
+    return names
+
+
+def test_the_man_page_and_the_settings_file_cover_every_variable():
+    man = read(os.path.join(TOP, "docs", "todos-fcgi.8"))
+    env = re.search(r"^\.Sh ENVIRONMENT\n(.*?)^\.Sh ", man, re.M | re.S).group(1)
+    documented = set(re.findall(r"^\.It Ev ([A-Z_]+)", env, re.M))
+    assert variables_read() - documented == set()
+    example = read(os.path.join(TOP, "systemd", "todos-fcgi.env"))
+    listed = set(re.findall(r"^#?([A-Z_]+)=", example, re.M))
+    left_out = {"PORT", "RUNDIR", "METRICS_FILE", "FCGI_WEB_SERVER_ADDRS", "GATEWAY_INTERFACE"}
+    assert variables_read() - left_out - listed == set()
+    for name in left_out - {"GATEWAY_INTERFACE"}:
+        assert name in example, f"{name}: say why it is left out"
+
+
 def test_help_lists_real_targets_one_line_each():
     out = subprocess.run(["make", "-s", "-C", TOP, "help"], capture_output=True,
                          text=True, check=True).stdout
