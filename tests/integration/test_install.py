@@ -300,7 +300,7 @@ def test_lighttpd_with_the_installed_snippet(installed, redis, upstream):
     try:
         wait_for(lambda: accepting(proc, port), 20, "lighttpd")
         serves_miss_then_hit(port)
-        assert len(children(proc.pid)) == 2, "max-procs is 2"
+        wait_for(lambda: len(children(proc.pid)) == 2, 10, "max-procs (2) responders")
     except AssertionError:
         print(output(log), read(f"{run}/error.log") if os.path.exists(f"{run}/error.log") else "")
         raise
