@@ -13,6 +13,10 @@
 #   make soak       a minute of load with faults, then valgrind
 #   make bench      the project against the architecture's ceiling (wrk)
 #   make mutate     plant each of tests/mutate/mutants, see the tests fail
+#   make install    the binary, todos-fcgi(8), systemd units and examples
+#                   under $(DESTDIR)$(PREFIX) (/usr/local)
+#   make uninstall  remove exactly what make install put there
+#   make help       these lines, one per target
 
 CC	?= cc
 O	?= build
@@ -44,7 +48,7 @@ DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
 DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
 	     clang libclang-rt-14-dev libtsan2 valgrind apache2 nginx \
-	     redis-sentinel
+	     redis-sentinel libapache2-mod-fcgid strace
 
 .PHONY: all run demo test unit unit-build integration sanitize mutate \
 	deps-build deps-run deps-test clean
@@ -158,6 +162,59 @@ container-check:
 
 clean:
 	rm -rf build
+
+# Installing (docs/todos-fcgi.8, FILES).  The examples name the binary
+# and the settings file by where they end up: @SBINDIR@, @DATADIR@ and
+# @SYSCONFDIR@ are filled in as they are installed.  Nothing goes to /etc:
+# the examples are copied there by whoever enables them.
+PREFIX	?= /usr/local
+SBINDIR	?= $(PREFIX)/sbin
+MANDIR	?= $(PREFIX)/share/man
+DATADIR	?= $(PREFIX)/share/todos-fcgi
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+SYSCONFDIR ?= /etc
+INSTALL	?= install
+EXAMPLES = lighttpd/15-todos-fcgi.conf apache/todos-fcgi-fcgid.conf \
+	   apache/htaccess-fcgid apache/todos-fcgi-proxy.conf \
+	   nginx/todos-fcgi.conf
+SCRIPTS	 = apache/todos-fcgi.fcgi
+UNITS_SYSTEMD = systemd/todos-fcgi.service systemd/todos-fcgi.socket
+FILL	 = sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@DATADIR@|$(DATADIR)|g' \
+	       -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+	       -e 's|@MANDIR@|$(MANDIR)|g' -e 's|@UNITDIR@|$(UNITDIR)|g'
+
+.PHONY: install uninstall help
+install: all
+	$(INSTALL) -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(UNITDIR) $(DESTDIR)$(DATADIR)/lighttpd \
+	    $(DESTDIR)$(DATADIR)/apache $(DESTDIR)$(DATADIR)/nginx
+	$(INSTALL) -m 0755 $(O)/todos-fcgi $(DESTDIR)$(SBINDIR)/todos-fcgi
+	$(FILL) docs/todos-fcgi.8 >$(DESTDIR)$(MANDIR)/man8/todos-fcgi.8
+	$(FILL) systemd/todos-fcgi.env >$(DESTDIR)$(DATADIR)/todos-fcgi.env
+	for f in $(UNITS_SYSTEMD); do \
+	    $(FILL) $$f >$(DESTDIR)$(UNITDIR)/$${f#systemd/} || exit 1; done
+	for f in $(EXAMPLES) $(SCRIPTS); do \
+	    $(FILL) $$f >$(DESTDIR)$(DATADIR)/$$f || exit 1; done
+	chmod 0755 $(SCRIPTS:%=$(DESTDIR)$(DATADIR)/%)
+	chmod 0644 $(DESTDIR)$(MANDIR)/man8/todos-fcgi.8 \
+	    $(DESTDIR)$(DATADIR)/todos-fcgi.env \
+	    $(UNITS_SYSTEMD:systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+	    $(EXAMPLES:%=$(DESTDIR)$(DATADIR)/%)
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/todos-fcgi \
+	    $(DESTDIR)$(MANDIR)/man8/todos-fcgi.8 \
+	    $(DESTDIR)$(DATADIR)/todos-fcgi.env \
+	    $(UNITS_SYSTEMD:systemd/%=$(DESTDIR)$(UNITDIR)/%) \
+	    $(EXAMPLES:%=$(DESTDIR)$(DATADIR)/%) \
+	    $(SCRIPTS:%=$(DESTDIR)$(DATADIR)/%)
+	-rmdir $(DESTDIR)$(DATADIR)/lighttpd $(DESTDIR)$(DATADIR)/apache \
+	    $(DESTDIR)$(DATADIR)/nginx $(DESTDIR)$(DATADIR)
+
+# The "make X  text" lines of this file's header comment, first line each.
+help:
+	@sed -n -e '/^[^#]/q' -e 's/^#   make \([a-z-]*\) *\(.*\)/make \1\t\2/p' \
+	    $(firstword $(MAKEFILE_LIST)) | expand -t 16
 
 include tests/fuzz/fuzz.mk
 include tests/unit/tsan.mk
