@@ -301,9 +301,14 @@ class Service:
             time.sleep(0.05)
 
     def listening(self):
+        """The web server accepts on PORT.  Its PID file first: nginx/run's
+        `nginx -t` binds and listens on PORT for a moment, and a connection
+        it accepted then is reset when it exits (seen as ConnectionReset or
+        Refused on the first request of a test)."""
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.front}/run exited {self.proc.returncode}:\n{self.output()}")
-        return tcp_accepts(self.port)
+        pidfile = os.path.join(self.rundir, f"{self.front}.pid")
+        return os.path.exists(pidfile) and tcp_accepts(self.port)
 
     def output(self):
         with open(self.log, "rb") as f:
