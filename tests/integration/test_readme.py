@@ -22,9 +22,9 @@ output is compared with the lines under it:
 - a status line (`HTTP/1.1 405 Method Not Allowed`) must be curl's first
   line;
 - each header line shown must be among the answer's headers, with that
-  value; `...` stands for headers left out (the answer may have more
-  only where `...` says so, or after the last header shown if the block
-  ends there);
+  value; `...` stands for headers left out: an answer shown without any
+  `...` must have no header beyond those shown but the front's own `Date`
+  and `Server`;
 - the body shown (after the empty line, or the whole output when curl
   prints no head) must be the body, byte for byte;
 - `Age: N` and `ttl=N` change with time: any number of the same sign
