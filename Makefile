@@ -23,7 +23,7 @@ O	?= build
 WARN	 = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wshadow -Wwrite-strings -Wpointer-arith -Werror
 CFLAGS	?= -O2 -g
-CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
+override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
 LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -lzopfli -pthread
 PYTHON	 = /usr/bin/python3
 
@@ -51,7 +51,7 @@ DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \
 	     redis-sentinel libapache2-mod-fcgid strace
 
 .PHONY: all run demo test unit unit-build integration sanitize mutate \
-	deps-build deps-run deps-test clean
+	deps-build deps-run deps-demo deps-test clean
 .DELETE_ON_ERROR:
 
 all: $(O)/todos-fcgi

@@ -57,6 +57,17 @@ render(char *line, size_t size, enum log_level level, const char *fmt,
 	return n;
 }
 
+/*
+ * One write(2) of a whole line or batch (atomic up to PIPE_BUF).  A failed
+ * write to stderr has nowhere to be reported: the line is dropped.
+ */
+static void
+put(const char *buf, size_t len)
+{
+	if (write(STDERR_FILENO, buf, len) < 0)
+		return;
+}
+
 void
 log_msg(enum log_level level, const char *fmt, ...)
 {
@@ -70,7 +81,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 	n = render(line, sizeof(line), level, fmt, ap);
 	va_end(ap);
 	if (n > 0)
-		(void)write(STDERR_FILENO, line, (size_t)n);
+		put(line, (size_t)n);
 }
 
 static pthread_mutex_t	batch_mu = PTHREAD_MUTEX_INITIALIZER;
@@ -82,7 +93,7 @@ static void
 flush_locked(void)
 {
 	if (batch_len > 0)
-		(void)write(STDERR_FILENO, batch, batch_len);
+		put(batch, batch_len);
 	batch_len = 0;
 }
 

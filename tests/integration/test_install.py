@@ -666,3 +666,22 @@ def test_apache_mod_proxy_fcgi_with_the_installed_example(installed, as_the_unit
     finally:
         stop_process(proc)
         logf.close()
+
+
+def test_builds_with_debian_package_build_flags(tmp_path):
+    """A Debian package builds with dpkg-buildflags' CFLAGS, CPPFLAGS and
+    LDFLAGS on make's command line (Debian 12's defaults, written out:
+    dpkg-dev need not be installed).  _FORTIFY_SOURCE marks write() and
+    friends warn_unused_result, which -Werror turns into a failed build;
+    and a command-line CPPFLAGS must not drop the project's own defines."""
+    flags = {
+        "CFLAGS": "-g -O2 -fstack-protector-strong -Wformat -Werror=format-security",
+        "CPPFLAGS": "-Wdate-time -D_FORTIFY_SOURCE=2",
+        "LDFLAGS": "-Wl,-z,relro",
+    }
+    out = tmp_path / "build"
+    r = subprocess.run(["make", "-s", "-C", TOP, f"O={out}", "all",
+                        *(f"{k}={v}" for k, v in flags.items())],
+                       capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert (out / "todos-fcgi").exists()
