@@ -3,12 +3,15 @@
 #   make            build build/todos-fcgi
 #   make run        install what is missing, build, serve on $PORT (5000)
 #   make demo       the same, against the local upstream (no internet needed)
-#   make test       install what is missing, build, run every suite twice:
-#                   plain, then under AddressSanitizer + UBSan, the unit
-#                   tests under ThreadSanitizer; then the
-#                   fuzzers (10 s each) and a short soak (load + faults,
-#                   then valgrind), then the Dockerfile and
-#                   docker-compose.yml built and run (podman)
+#   make test       install what is missing, build, run every suite below
+#                   (plain, then ASan + UBSan, unit tests under TSan),
+#                   fuzzers 10 s each, a short soak, a quick bench, then
+#                   the Dockerfile and docker-compose.yml built and run
+#   make unit       the unit tests (cmocka)
+#   make integration  the integration tests (pytest, real servers)
+#   make sanitize   unit + integration built with ASan + UBSan
+#   make run-apache the service behind Apache (mod_proxy_fcgi)
+#   make run-nginx  the service behind nginx (kept FastCGI connections)
 #   make fuzz       each fuzzer for FUZZ_SECONDS (60)
 #   make soak       a minute of load with faults, then valgrind
 #   make bench      the project against the architecture's ceiling (wrk)
@@ -16,6 +19,7 @@
 #   make install    the binary, todos-fcgi(8), systemd units and examples
 #                   under $(DESTDIR)$(PREFIX) (/usr/local)
 #   make uninstall  remove exactly what make install put there
+#   make clean      remove build/
 #   make help       these lines, one per target
 
 CC	?= cc
@@ -214,7 +218,7 @@ uninstall:
 # The "make X  text" lines of this file's header comment, first line each.
 help:
 	@sed -n -e '/^[^#]/q' -e 's/^#   make \([a-z-]*\) *\(.*\)/make \1\t\2/p' \
-	    $(firstword $(MAKEFILE_LIST)) | expand -t 16
+	    $(firstword $(MAKEFILE_LIST)) | awk -F '\t' '{ printf "%-18s %s\n", $$1, $$2 }'
 
 include tests/fuzz/fuzz.mk
 include tests/unit/tsan.mk

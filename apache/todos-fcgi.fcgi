@@ -7,8 +7,10 @@
 #
 # Change the binary's path to where you put it (e.g. $HOME/bin/todos-fcgi,
 # built on a machine like the host), and the settings (todos-fcgi(8),
-# ENVIRONMENT).  Keep the file private to you (chmod 0700): it may hold
-# the Redis password and PURGE_TOKEN.
+# ENVIRONMENT).  It may hold the Redis password and PURGE_TOKEN: chmod 0700
+# works only where the host runs your scripts as you (suexec, mpm-itk);
+# where Apache runs them as www-data it needs 0755, and then keep secrets
+# out of it (e.g. a REDIS_URL without password on a private network).
 export UPSTREAM_URL='https://jsonplaceholder.typicode.com'
 export REDIS_URL='redis://127.0.0.1:6379/0'
 export CACHE_TTL=60

@@ -42,7 +42,7 @@ static const char usage[] =
     "  --workers N       worker processes with --listen (default: the\n"
     "                    cores, max 1024); each serves FCGI_THREADS\n"
     "                    connections at a time\n"
-    "  --check-config    check the environment (README: Configuration)\n"
+    "  --check-config    check the environment (todos-fcgi(8), ENVIRONMENT)\n"
     "                    and exit: 0 if valid, 78 with one line if not\n";
 
 static const char *

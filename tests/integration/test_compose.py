@@ -165,3 +165,17 @@ def test_dockerfile_builds_with_the_makefile_and_runs_like_make_run():
     for pkg in debs:
         if pkg.endswith("-dev"):
             assert pkg in docker, pkg
+
+
+def test_readme_package_table_matches_the_makefile():
+    """The README says what `make test` installs: each DEBS_* row of its
+    table must be the Makefile's list, word for word."""
+    mk = read("Makefile")
+    rows = {"DEBS_BUILD": "the build", "DEBS_RUN": "`make run`", "DEBS_TEST": "the suites"}
+    readme = read("README.md")
+    for var, row in rows.items():
+        m = re.search(rf"^{var}\s*=\s*((?:.*\\\n)*.*)$", mk, re.M)
+        want = m.group(1).replace("\\\n", " ").split()
+        shown = re.search(rf"^\| {re.escape(row)} \| `([^`]*)` \| `{var}`", readme, re.M)
+        assert shown, f"README: no package row for {var}"
+        assert shown.group(1).split() == want, var
