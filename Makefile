@@ -89,7 +89,7 @@ deps-test:
 
 run: deps-run
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec lighttpd/run
 
 # The same service behind Apache (mod_proxy_fcgi) or nginx, with
 # todos-fcgi listening by itself on 127.0.0.1 (README: Other fronts).
@@ -101,15 +101,15 @@ deps-nginx:
 
 run-apache: deps-apache
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi apache/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec apache/run
 
 run-nginx: deps-nginx
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi nginx/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec nginx/run
 
 demo: deps-demo
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run --demo
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec lighttpd/run --demo
 
 unit: $(UNITS)
 	@rc=0; for t in $(UNITS); do echo "== $$t"; $$t || rc=1; done; exit $$rc
