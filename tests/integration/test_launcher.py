@@ -126,10 +126,13 @@ def test_signal_to_make_stops_everything_and_make_runs_again(tmp_path, sig, grou
         wait_for(lambda: not tracker.running(), STOP_TIMEOUT, "the second run to stop")
     finally:
         for m in (first, second):
-            if m is not None and m.proc.poll() is None:
-                tracker.add(m.started())
-                m.proc.kill()
-                m.proc.wait()
+            if m is not None:
+                tracker.add(descendants(m.proc.pid))
+                tracker.add(p for n in ("lighttpd", "redis", "upstream")
+                            if (p := read_pid(m.rundir, n)))
+                if m.proc.poll() is None:
+                    m.proc.kill()
+                    m.proc.wait()
         tracker.kill_leftovers()
 
 
