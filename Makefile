@@ -87,6 +87,10 @@ deps-demo:
 deps-test:
 	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) $(DEBS_TEST))
 
+# exec: the script replaces the recipe's shell, so the SIGTERM that make
+# passes to its child reaches it (and it stops when make is gone).  Its
+# exit status 78 (a bad setting, an address it cannot listen on) is 2
+# through make.
 run: deps-run
 	$(MAKE) all
 	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec lighttpd/run

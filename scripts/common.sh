@@ -46,11 +46,13 @@ running() {
 	[ "${line%% *}" != Z ]
 }
 
-# Waits up to 10 s for a command to succeed.
+# Waits up to 10 s, while process $1 runs, for a command to succeed.
 await() {
-	local i
+	local i pid=$1
+	shift
 	for ((i = 0; i < 100; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
+		running "$pid" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -208,7 +210,7 @@ start_upstream() {
 		--port "$1" --port-file "$RUNDIR/upstream.port" \
 		--latency-ms "${DEMO_LATENCY_MS:-120-700}" 8>&- 9>&- &
 	run_started upstream $!
-	await test -s "$RUNDIR/upstream.port" || return 1
+	await $! test -s "$RUNDIR/upstream.port" || return 1
 	export UPSTREAM_URL="http://127.0.0.1:$(cat "$RUNDIR/upstream.port")"
 }
 
@@ -220,7 +222,7 @@ start_redis() {
 		--unixsocketperm 700 --save "" --appendonly no \
 		--dir "$RUNDIR" --logfile "$RUNDIR/redis.log" 8>&- 9>&- &
 	run_started redis $!
-	await redis-cli -s "$RUNDIR/redis.sock" ping
+	await $! redis-cli -s "$RUNDIR/redis.sock" ping
 }
 
 # The local upstream (--demo), the private redis-server, the config check.
@@ -277,6 +279,10 @@ run_started() {
 # the address, and nothing has said "starting".
 run_listening() {
 	local front=${pids[-1]} i rc why
+	# For run_supervise, opened here so that its child is gone by the time
+	# anything says "starting": read -t on a pipe that nobody writes, a
+	# sleep without a fork that traps interrupt.
+	exec 8<> <(:)
 	for ((i = 0; i < 300; i++)); do
 		if ! running "$front"; then
 			wait "$front" && rc=0 || rc=$?
@@ -307,8 +313,6 @@ ended() {
 declare -A restarted=()
 run_supervise() {
 	local front=${pids[-1]} name pid rc line port what
-	# read -t on a pipe that nobody writes: a sleep that traps interrupt.
-	exec 8<> <(:)
 	while running "$front"; do
 		read -r line <"/proc/$$/stat"
 		line=${line##*) }
