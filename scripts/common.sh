@@ -301,7 +301,11 @@ gone() { echo "$prog: $*; stopping" >&2; exit 69; }
 
 # How a child that was waited for with status $1 ended.
 ended() {
-	if (($1 > 128)); then echo "killed by signal $(($1 - 128))"; else echo "exited with status $1"; fi
+	if (($1 > 128)); then
+		echo "killed by signal $(($1 - 128))"
+	else
+		echo "exited with status $1"
+	fi
 }
 
 # Until the web server (the last process started) exits, with its status:
