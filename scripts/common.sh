@@ -269,7 +269,7 @@ run_started() {
 		[ "${3:-}" != reap ] || reap+=("$2")
 		pidfiles+=("$RUNDIR/$1.pid")
 	fi
-	pids[slot[$1]]=$2
+	pids[${slot[$1]}]=$2
 	echo "$2" >"$RUNDIR/$1.pid"
 }
 
