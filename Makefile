@@ -95,9 +95,13 @@ deps-demo:
 deps-test:
 	$(call install_missing,$(DEBS_BUILD) $(DEBS_RUN) $(DEBS_TEST))
 
+# exec: the script replaces the recipe's shell, so the SIGTERM that make
+# passes to its child reaches it (and it stops when make is gone).  Its
+# exit status 78 (a bad setting, an address it cannot listen on) is 2
+# through make.
 run: deps-run
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec lighttpd/run
 
 # The same service behind Apache (mod_proxy_fcgi) or nginx, with
 # todos-fcgi listening by itself on 127.0.0.1 (README: Other fronts).
@@ -109,15 +113,15 @@ deps-nginx:
 
 run-apache: deps-apache
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi apache/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec apache/run
 
 run-nginx: deps-nginx
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi nginx/run
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec nginx/run
 
 demo: deps-demo
 	$(MAKE) all
-	RESPONDER=$(CURDIR)/$(O)/todos-fcgi lighttpd/run --demo
+	RESPONDER=$(CURDIR)/$(O)/todos-fcgi exec lighttpd/run --demo
 
 unit: $(UNITS)
 	@rc=0; for t in $(UNITS); do echo "== $$t"; $$t || rc=1; done; exit $$rc

@@ -2,8 +2,9 @@
 # Sourced, not run.  It checks the common settings (PORT, BIND,
 # FCGI_PROCS, RESPONDER, RUNDIR), takes RUNDIR's lock, starts the local
 # upstream (--demo) and the private redis-server, checks the responder's
-# configuration, and stops everything started, newest first, by PID on
-# SIGINT/SIGTERM or on exit.  It knows nothing about any one web server.
+# configuration, supervises what it started, and stops everything
+# started, newest first, by PID on SIGINT/SIGTERM/SIGHUP, when its parent
+# (make) is gone, or on exit.  It knows nothing about any one web server.
 #
 # A run script sets `set -euo pipefail`, $prog, $here (its directory) and
 # $top (the checkout), sources this file, then calls, in order:
@@ -11,7 +12,12 @@
 #   run_deps             upstream (--demo), redis-server, --check-config
 #   pick_fcgi_address USER, run_daemon   (apache, nginx) todos-fcgi --listen
 #   run_started NAME PID [reap]   after starting the web server
-#   wait "${pids[-1]}"
+#   run_listening NAME   returns once the web server listens on PORT
+#   run_supervise        until the web server exits
+#
+# Exit status: 78 (EX_CONFIG) for a bad setting or an address it cannot
+# listen on, 69 (EX_UNAVAILABLE) when redis-server or the local upstream
+# keeps dying, 128+N on signal N, else the web server's.
 
 die() { echo "$prog: $*" >&2; exit 78; }
 
@@ -40,11 +46,13 @@ running() {
 	[ "${line%% *}" != Z ]
 }
 
-# Waits up to 10 s for a command to succeed.
+# Waits up to 10 s, while process $1 runs, for a command to succeed.
 await() {
-	local i
+	local i pid=$1
+	shift
 	for ((i = 0; i < 100; i++)); do
 		"$@" >/dev/null 2>&1 && return 0
+		running "$pid" || return 1
 		sleep 0.1
 	done
 	return 1
@@ -53,6 +61,25 @@ await() {
 # True if something accepts TCP connections on 127.0.0.1:$1.
 tcp_accepts() {
 	(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+# Inodes of the TCP sockets listening on port $1, any address, from
+# /proc (connecting instead could hang on a BIND that is not this host's).
+listeners() {
+	local hex files=(/proc/net/tcp)
+	[ ! -e /proc/net/tcp6 ] || files+=(/proc/net/tcp6)
+	printf -v hex ':%04X' "$1"
+	awk -v p="$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+		"${files[@]}"
+}
+
+# True if process $1 holds a socket listening on TCP port $2.
+listening_on() {
+	local inode
+	for inode in $(listeners "$2"); do
+		ls -l "/proc/$1/fd" 2>/dev/null | grep -qF "socket:[$inode]" && return 0
+	done
+	return 1
 }
 
 # Stops what was started, newest first.  A web server (or the daemon)
@@ -130,6 +157,7 @@ run_init() {
 	flock -n 9 || die "$RUNDIR is in use by another instance on port $PORT"
 
 	trap stop EXIT
+	trap 'exit 129' HUP
 	trap 'exit 130' INT
 	trap 'exit 143' TERM
 }
@@ -174,29 +202,40 @@ fcgi_listening() {
 	fi
 }
 
+# The local upstream on port $1 (0: any free one), UPSTREAM_URL, its
+# PID in RUNDIR/upstream.pid.  Fd 8 is run_supervise's, 9 the lock.
+start_upstream() {
+	rm -f "$RUNDIR/upstream.port"
+	/usr/bin/python3 "$top/tests/upstream/fake_upstream.py" --quiet \
+		--port "$1" --port-file "$RUNDIR/upstream.port" \
+		--latency-ms "${DEMO_LATENCY_MS:-120-700}" 8>&- 9>&- &
+	run_started upstream $!
+	await $! test -s "$RUNDIR/upstream.port" || return 1
+	export UPSTREAM_URL="http://127.0.0.1:$(cat "$RUNDIR/upstream.port")"
+}
+
+# The private redis-server on RUNDIR/redis.sock, no TCP, nothing saved,
+# its PID in RUNDIR/redis.pid; returns once it answers.
+start_redis() {
+	rm -f "$RUNDIR/redis.sock"
+	redis-server --port 0 --unixsocket "$RUNDIR/redis.sock" \
+		--unixsocketperm 700 --save "" --appendonly no \
+		--dir "$RUNDIR" --logfile "$RUNDIR/redis.log" 8>&- 9>&- &
+	run_started redis $!
+	await $! redis-cli -s "$RUNDIR/redis.sock" ping
+}
+
 # The local upstream (--demo), the private redis-server, the config check.
 run_deps() {
 	if ((demo)); then
-		rm -f "$RUNDIR/upstream.port"
-		/usr/bin/python3 "$top/tests/upstream/fake_upstream.py" --quiet \
-			--port 0 --port-file "$RUNDIR/upstream.port" \
-			--latency-ms "${DEMO_LATENCY_MS:-120-700}" 9>&- &
-		pids+=($!)
-		await test -s "$RUNDIR/upstream.port" || die "local upstream did not start"
-		export UPSTREAM_URL="http://127.0.0.1:$(cat "$RUNDIR/upstream.port")"
+		start_upstream 0 || die "local upstream did not start"
 	fi
 
 	# /metrics counts from zero in every run (METRICS_FILE's default).
 	[ -n "${METRICS_FILE:-}" ] || rm -f "$RUNDIR/metrics"
 
 	if [ -z "${REDIS_URL:-}" ] && [ -z "${REDIS_SENTINELS:-}" ]; then
-		rm -f "$RUNDIR/redis.sock"
-		redis-server --port 0 --unixsocket "$RUNDIR/redis.sock" \
-			--unixsocketperm 700 --save "" --appendonly no \
-			--dir "$RUNDIR" --logfile "$RUNDIR/redis.log" 9>&- &
-		pids+=($!)
-		await redis-cli -s "$RUNDIR/redis.sock" ping ||
-			die "redis-server did not start (see $RUNDIR/redis.log)"
+		start_redis || die "redis-server did not start (see $RUNDIR/redis.log)"
 		export REDIS_URL="unix://$RUNDIR/redis.sock"
 	fi
 
@@ -221,10 +260,91 @@ run_daemon() {
 }
 
 # Records a started process: stopped by PID, its PID in RUNDIR/NAME.pid;
-# with "reap", its children are waited for when it is stopped.
+# with "reap", its children are waited for when it is stopped.  Started
+# again (a restart), it takes its predecessor's place in the stop order.
+declare -A slot=()
 run_started() {
-	pids+=("$2")
-	[ "${3:-}" != reap ] || reap+=("$2")
-	pidfiles+=("$RUNDIR/$1.pid")
+	if [ -z "${slot[$1]:-}" ]; then
+		slot[$1]=${#pids[@]}
+		[ "${3:-}" != reap ] || reap+=("$2")
+		pidfiles+=("$RUNDIR/$1.pid")
+	fi
+	pids[${slot[$1]}]=$2
 	echo "$2" >"$RUNDIR/$1.pid"
+}
+
+# Waits until the web server, NAME, the last process started, listens on
+# PORT.  If it exits first (the port in use, BIND not an address of this
+# host, a port below 1024 without privileges), stops with exit 78 naming
+# the address, and nothing has said "starting".
+run_listening() {
+	local front=${pids[-1]} i rc why
+	# For run_supervise, opened here so that its child is gone by the time
+	# anything says "starting": read -t on a pipe that nobody writes, a
+	# sleep without a fork that traps interrupt.
+	exec 8<> <(:)
+	for ((i = 0; i < 300; i++)); do
+		if ! running "$front"; then
+			wait "$front" && rc=0 || rc=$?
+			why="is $BIND an address of this host? may we use port $PORT?"
+			[ -z "$(listeners "$PORT")" ] || why="port $PORT is in use"
+			die "cannot listen on $BIND:$PORT: $why ($1 exited with status $rc)"
+		fi
+		listening_on "$front" "$PORT" && return 0
+		sleep 0.1
+	done
+	die "$1 did not listen on $BIND:$PORT in 30 s"
+}
+
+# A dependency the service cannot do without is gone: stop everything.
+gone() { echo "$prog: $*; stopping" >&2; exit 69; }
+
+# How a child that was waited for with status $1 ended.
+ended() {
+	if (($1 > 128)); then
+		echo "killed by signal $(($1 - 128))"
+	else
+		echo "exited with status $1"
+	fi
+}
+
+# Until the web server (the last process started) exits, with its status:
+# every half second, restarts the private redis-server (same socket, same
+# flags) or the local upstream (same port) that has died, and stops
+# everything, as SIGTERM does, once the parent that started this script
+# (make, a supervisor) is gone: nothing started here outlives it.  A
+# second death within 10 s of a restart stops the service (exit 69).
+declare -A restarted=()
+run_supervise() {
+	local front=${pids[-1]} name pid rc line port what
+	while running "$front"; do
+		read -r line <"/proc/$$/stat"
+		line=${line##*) }
+		line=${line#* }
+		if [ "${line%% *}" != "$PPID" ]; then
+			echo "$prog: parent $PPID is gone; stopping" >&2
+			exit 143
+		fi
+		for name in redis upstream; do
+			[ -n "${slot[$name]:-}" ] || continue
+			pid=${pids[slot[$name]]}
+			! running "$pid" || continue
+			wait "$pid" && rc=0 || rc=$?
+			what="$name (pid $pid) $(ended "$rc")"
+			((SECONDS - ${restarted[$name]:--10} >= 10)) ||
+				gone "$what again within 10 s of its restart"
+			restarted[$name]=$SECONDS
+			if [ "$name" = redis ]; then
+				start_redis ||
+					gone "$what; redis-server did not restart (see $RUNDIR/redis.log)"
+			else
+				port=${UPSTREAM_URL##*:}
+				start_upstream "$port" ||
+					gone "$what; it did not restart on port $port"
+			fi
+			echo "$prog: $what; restarted (pid ${pids[slot[$name]]})" >&2
+		done
+		read -t 0.5 -u 8 || :
+	done
+	wait "$front"
 }

@@ -279,7 +279,9 @@ class Service:
         self.proc = subprocess.Popen([self.run], env=self.env, stdout=self.logf,
                                      stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
-            wait_for(self.listening, 20, f"the service on port {self.port}")
+            # The script says "starting on" once the web server listens.
+            wait_for(lambda: self.listening() and "starting on" in self.output(), 20,
+                     f"the service on port {self.port}")
             self.await_responders()
         return self
 

@@ -18,7 +18,7 @@ import time
 
 import pytest
 
-from harness import (RESPONDER, RUN, TODOS, Service, children, pid_alive,
+from harness import (RESPONDER, TODOS, Service, children, pid_alive,
                      stop_process, tcp_accepts, wait_for)
 
 # Started by the script, these must be gone this soon after a signal.
@@ -93,9 +93,10 @@ class Tracker:
 class Run(Service):
     """Service whose RUNDIR may be left to the script's default."""
 
-    def __init__(self, tmpdir, tracker, **env):
-        super().__init__(tmpdir, **env)
+    def __init__(self, tmpdir, tracker, front="lighttpd", **env):
+        super().__init__(tmpdir, front=front, **env)
         self.tracker = tracker
+        self.args = []  # e.g. ["--demo"]
 
     @property
     def rundir(self):
@@ -108,13 +109,19 @@ class Run(Service):
         return os.path.join(self.rundir, "redis.sock")
 
     def redis_pid(self):
-        """The private redis-server's PID, from the log it writes in RUNDIR."""
+        """The private redis-server's PID: RUNDIR/redis.pid while the script
+        runs, else the last start in the log it writes in RUNDIR."""
+        try:
+            with open(os.path.join(self.rundir, "redis.pid")) as f:
+                return int(f.read())
+        except (FileNotFoundError, ValueError):
+            pass
         try:
             with open(os.path.join(self.rundir, "redis.log")) as f:
-                m = re.search(r"\bpid=(\d+), just started", f.read())
+                m = re.findall(r"\bpid=(\d+), just started", f.read())
         except FileNotFoundError:
             return None
-        return int(m.group(1)) if m else None
+        return int(m[-1]) if m else None
 
     def started_pids(self):
         """What the script has running now: its children, lighttpd's, and
@@ -134,13 +141,18 @@ class Run(Service):
         self.tracker.add(self.started_pids())
 
     def start(self, wait=True):
-        super().start(wait)
+        self.logf = open(self.log, "ab")
+        self.proc = subprocess.Popen([self.run, *self.args], env=self.env, stdout=self.logf,
+                                     stderr=subprocess.STDOUT, start_new_session=True)
         if wait:
-            self.track()
+            self.wait_listening()
         return self
 
     def wait_listening(self):
-        wait_for(self.listening, 20, f"the service on port {self.port}")
+        """Until the script says it serves: by then the web server listens
+        and the script has nothing left running but what it started."""
+        wait_for(lambda: self.listening() and "starting on" in self.output(), 20,
+                 f"the service on port {self.port}")
         self.track()
 
     def run_to_exit(self, timeout=10):
@@ -149,13 +161,13 @@ class Run(Service):
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
             # Files, not pipes: a leftover child holding a pipe must not
             # pass for the script itself not exiting.
-            self.proc = subprocess.Popen([RUN], env=self.env, stdout=out, stderr=err,
+            self.proc = subprocess.Popen([self.run, *self.args], env=self.env, stdout=out, stderr=err,
                                          stdin=subprocess.DEVNULL, start_new_session=True)
             self.logf = open(self.log, "ab")  # for Service.stop to close
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                raise AssertionError(f"lighttpd/run still running after {timeout}s")
+                raise AssertionError(f"{self.run} still running after {timeout}s")
             finally:
                 self.track()
         with open(out_path, "rb") as f:
