@@ -203,7 +203,8 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	out->upstream_ms += a.ms;
 	metrics_upstream(err == ERR_OK || err == ERR_NOT_FOUND, a.ms);
 	if (err == ERR_OK &&
-	    (err = body_compact(a.body, a.len, &body, &bodylen)) != ERR_OK)
+	    (err = body_compact(a.body, a.len, body_shape_of(k->path), &body,
+	    &bodylen)) != ERR_OK)
 		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
 	pthread_mutex_lock(&f->shared->mu);
 	breaker_record(&f->shared->breaker, err == ERR_OK ||
