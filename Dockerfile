@@ -7,7 +7,7 @@ FROM debian:bookworm-slim AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends gcc make libc6-dev \
       libfcgi-dev libhiredis-dev libcurl4-openssl-dev libjansson-dev \
-      libzopfli-dev \
+      libzopfli-dev zlib1g-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 # The Makefile and every file it includes (make reads them all, even for

@@ -28,7 +28,7 @@ WARN	 = -std=c11 -Wall -Wextra -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wshadow -Wwrite-strings -Wpointer-arith -Werror
 CFLAGS	?= -O2 -g
 override CPPFLAGS += -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE
-LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -lzopfli -pthread
+LDLIBS	 = -lfcgi -lhiredis -lcurl -ljansson -lzopfli -lz -pthread
 PYTHON	 = /usr/bin/python3
 
 # Sanitizer build: make SAN=1 puts everything under build/san.  The flags
@@ -47,7 +47,7 @@ UNITS	 = $(patsubst tests/unit/%.c,$(O)/%,$(wildcard tests/unit/test_*.c))
 
 # Debian packages, by the targets that need them.
 DEBS_BUILD = gcc make libc6-dev libfcgi-dev libhiredis-dev \
-	     libcurl4-openssl-dev libjansson-dev libzopfli-dev
+	     libcurl4-openssl-dev libjansson-dev libzopfli-dev zlib1g-dev
 DEBS_RUN   = lighttpd redis-server
 DEBS_DEMO  = python3
 DEBS_TEST  = libcmocka-dev python3 python3-pytest python3-yaml curl \

@@ -43,6 +43,16 @@ int
 fill_shared_init(struct fill_shared *sh, const struct config *cfg)
 {
 	memset(sh, 0, sizeof(*sh));
+	/*
+	 * Blocks of FILL_MAP_BYTES and more (bodies, entries, the commands
+	 * that store them) get their own mappings, given back when freed.
+	 * Left to itself glibc raises this threshold to the largest block
+	 * freed so far (up to 32 MB), and the size of free memory a thread's
+	 * arena keeps to twice that: after one 8 MB body, every thread that
+	 * touched one would hold on to about 16 MB.  Once per process, before
+	 * its threads.
+	 */
+	(void)mallopt(M_MMAP_THRESHOLD, FILL_MAP_BYTES);
 	breaker_init(&sh->breaker, (int)cfg->circuit_failures,
 	    cfg->circuit_cooldown_ms);
 	if ((sh->pool = upstream_pool_new()) == NULL)
@@ -155,6 +165,7 @@ fill_compress(struct fill *f, const struct fill_keys *k, const char *stored,
 	struct entry	 e;
 	char		*gz = NULL, *enc = NULL;
 	size_t		 gzlen, enclen;
+	enum err	 err;
 
 	if (entry_decode(stored, len, &e) != ERR_OK || e.status != 200 ||
 	    e.gz != NULL || gzip_compress(e.body, e.body_len, &gz,
@@ -162,13 +173,12 @@ fill_compress(struct fill *f, const struct fill_keys *k, const char *stored,
 		return;
 	e.gz = gz;
 	e.gz_len = gzlen;
-	if (entry_encode(&e, &enc, &enclen) == ERR_OK)
+	err = entry_encode(&e, &enc, &enclen);
+	free(gz);	/* enc has it */
+	if (err == ERR_OK)
 		(void)cache_replace(f->cache, k->entry, k->entry_len, stored,
 		    len, enc, enclen);
 	free(enc);
-	free(gz);
-	/* zopfli's working memory is megabytes; give it back to the system. */
-	(void)malloc_trim(0);
 }
 
 /*
@@ -203,8 +213,10 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	out->upstream_ms += a.ms;
 	metrics_upstream(err == ERR_OK || err == ERR_NOT_FOUND, a.ms);
 	if (err == ERR_OK &&
-	    (err = body_compact(a.body, a.len, &body, &bodylen)) != ERR_OK)
+	    (err = body_compact(a.body, a.len, body_shape_of(k->path), &body,
+	    &bodylen)) != ERR_OK)
 		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
+	upstream_done(f->upstream);
 	pthread_mutex_lock(&f->shared->mu);
 	breaker_record(&f->shared->breaker, err == ERR_OK ||
 	    err == ERR_NOT_FOUND, clock_mono_ms());

@@ -37,6 +37,12 @@
 #include "upstream.h"
 
 #define FILL_POLL_MS	10
+/*
+ * Memory blocks this big and bigger (big bodies, their entries and the
+ * commands that store them) are mapped on their own and given back to the
+ * system when freed (fill_shared_init sets glibc's M_MMAP_THRESHOLD).
+ */
+#define FILL_MAP_BYTES	(256 * 1024)
 #define FILL_KEY_MAX	(CONFIG_PREFIX_MAX + 48)
 #define FILL_TOKEN_MAX	48
 
@@ -121,7 +127,7 @@ enum err fill_keep(const struct entry *e, struct fill_out *out);
 /*
  * Adds the gzip form to the entry stored[len] that this process just
  * wrote for k, if it is worth it and Redis still holds that very entry.
- * Slow (zopfli): run it after the answer is sent.
+ * Takes a while (gzip.h): run it after the answer is sent.
  */
 void	fill_compress(struct fill *f, const struct fill_keys *k,
 	    const char *stored, size_t len);

@@ -196,6 +196,17 @@ perform(struct upstream *u, long timeout_ms)
 	return curl_easy_perform(u->curl);
 }
 
+void
+upstream_done(struct upstream *u)
+{
+	if (u->cap > UPSTREAM_KEEP_BYTES) {
+		free(u->buf);
+		u->buf = NULL;
+		u->cap = 0;
+		u->len = 0;
+	}
+}
+
 long
 upstream_jitter_ms(void)
 {

@@ -50,6 +50,14 @@ enum err	 upstream_fetch(struct upstream *u, const char *path,
 		    long timeout_ms, struct upstream_answer *a);
 
 /*
+ * Done with the last answer's body.  A buffer grown past
+ * UPSTREAM_KEEP_BYTES for a big body is freed, not kept for the next
+ * fetch: each thread has its own, and most bodies are small.
+ */
+#define UPSTREAM_KEEP_BYTES	(256 * 1024)
+void		 upstream_done(struct upstream *u);
+
+/*
  * The pause before that second try: 20..69 ms, drawn from a per-process
  * random source, so that processes refused in the same millisecond do
  * not retry in the same millisecond.

@@ -45,9 +45,24 @@ def weak_etag(body):
     return 'W/"%s"' % hashlib.sha1(body).hexdigest()
 
 
-def json_filler(size):
-    """Yield, in pieces, a valid JSON array of strings exactly size (>= 2) bytes long."""
-    unit = b'"' + b"x" * 62 + b'",'  # one 64-byte element and its comma
+def json_filler(size, todo=False):
+    """Yield, in pieces, valid JSON exactly size (>= 2) bytes long, shaped
+    as the path's answer: for the list an array of objects {"f": "xx..."};
+    for a todo (todo=True) an object {"filler": [strings]}."""
+    if todo:
+        if size < 13:  # too small for the array: {} padded with spaces
+            yield b"{" + b" " * (size - 2) + b"}"
+            return
+        yield b'{"filler":'
+        yield from json_array(size - 11, b'"' + b"x" * 62 + b'",')
+        yield b"}"
+    else:
+        yield from json_array(size, b'{"f":"' + b"x" * 55 + b'"},')
+
+
+def json_array(size, unit):
+    """Yield a JSON array of size (>= 2) bytes: unit (one element and its
+    comma) repeated, then JSON whitespace up to size."""
     count = (size - 1) // len(unit)  # so that "[" + count * unit - "," + "]" <= size
     items_len = max(count * len(unit) - 1, 0)  # the last element has no comma
     yield b"["
@@ -362,7 +377,8 @@ class Handler(BaseHTTPRequestHandler):
         self.end_headers()
         if self.command == "HEAD":
             return
-        for piece in json_filler(fault["bytes"]):
+        todo = urlsplit(self.path).path.startswith("/todos/")
+        for piece in json_filler(fault["bytes"], todo):
             self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece) if chunked else piece)
         if chunked:
             self.wfile.write(b"0\r\n\r\n")

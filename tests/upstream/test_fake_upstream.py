@@ -165,7 +165,21 @@ def test_fault_oversize(port, chunked):
         assert headers["Transfer-Encoding"] == "chunked" and "Content-Length" not in headers
     else:
         assert int(headers["Content-Length"]) == len(body)
-    assert all(isinstance(item, str) for item in json.loads(body))
+    assert all(isinstance(item, dict) for item in json.loads(body))
+
+
+@pytest.mark.parametrize("size", [2, 12, 13, 14, 100, 300_000])
+def test_fault_oversize_shapes(port, size):
+    """Exactly size bytes, shaped as the path's answer: a list of objects,
+    or one object for a todo."""
+    for path, kind in (("/todos", list), ("/todos/3", dict)):
+        control(port, "fault", {"path": path, "mode": "oversize", "bytes": size, "times": 1})
+        status, _, body = call(port, "GET", path)
+        assert status == 200 and len(body) == size, (path, size, len(body))
+        value = json.loads(body)
+        assert isinstance(value, kind), (path, body[:40])
+        if kind is list:
+            assert all(isinstance(item, dict) for item in value)
 
 
 def test_newest_fault_wins(port):
