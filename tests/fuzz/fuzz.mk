@@ -19,7 +19,7 @@ FUZZ_CC		?= clang
 FUZZ_O		:= build/fuzz
 FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_NAMES	:= route etag entry
+FUZZ_NAMES	:= route etag entry body
 FUZZ_BINS	:= $(FUZZ_NAMES:%=$(FUZZ_O)/fuzz_%)
 
 .PHONY: fuzz fuzz-smoke fuzz-build
@@ -47,6 +47,11 @@ $(FUZZ_O)/fuzz_etag: tests/fuzz/fuzz_etag.c fcgi/etag.c $(FUZZ_DEPS) | $(FUZZ_O)
 $(FUZZ_O)/fuzz_entry: tests/fuzz/fuzz_entry.c fcgi/entry.c fcgi/err.c \
     $(FUZZ_DEPS) | $(FUZZ_O)
 	$(FUZZ_LINK)
+
+# body is held to jansson, which it replaced (tests/fuzz/fuzz_body.c).
+$(FUZZ_O)/fuzz_body: tests/fuzz/fuzz_body.c fcgi/body.c fcgi/err.c fcgi/log.c \
+    $(FUZZ_DEPS) | $(FUZZ_O)
+	$(FUZZ_LINK) -ljansson
 
 $(FUZZ_O):
 	mkdir -p $@
