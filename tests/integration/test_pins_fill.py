@@ -106,7 +106,7 @@ def test_threads_that_waited_for_a_404_get_it_as_the_fetch_did(make_service, ups
     # One process: the waiters share the fetching thread's outcome (fill.c's
     # flight), with the entry as stored: max-age, Age and ttl of a 404.
     s = make_service(FCGI_PROCS=1, FCGI_THREADS=8, NEGATIVE_TTL=7, LOCAL_CACHE_BYTES=0)
-    upstream.fault(path="/todos/998", mode="delay", delay_ms=500)
+    upstream.fault(path="/todos/998", mode="delay", delay_ms=800)
     results = burst(s.port, "/get_todos/998", 6)
     assert upstream.count("/todos/998") == 1
     for r in results:
@@ -120,7 +120,7 @@ def test_threads_that_waited_for_a_404_get_it_as_the_fetch_did(make_service, ups
 
 def test_threads_that_waited_for_a_200_get_its_entry(make_service, upstream):
     s = make_service(FCGI_PROCS=1, FCGI_THREADS=8, LOCAL_CACHE_BYTES=0)
-    upstream.fault(path="/todos/7", mode="delay", delay_ms=500)
+    upstream.fault(path="/todos/7", mode="delay", delay_ms=800)
     results = burst(s.port, "/get_todos/7", 6)
     assert upstream.count("/todos/7") == 1
     etags = {r.headers["etag"] for r in results}
