@@ -76,6 +76,8 @@ def test_404s_are_upstream_successes(make_service, upstream):
         r = s.get(f"/get_todos/{todo_id}")
         assert r.status == 404 and r.json() == NOT_FOUND, r
         assert r.headers["cache-status"] == "todos-fcgi; fwd=uri-miss; fwd-status=404", r
+        # Not stored (NEGATIVE_TTL=0): not from the cache, so no-store.
+        assert r.headers["cache-control"] == "no-store", r
     after = scrape(s)
     assert delta(after, before, 'todos_upstream_requests_total{outcome="ok"}') == 4
     assert delta(after, before, 'todos_upstream_requests_total{outcome="error"}') == 0
@@ -162,3 +164,13 @@ def test_a_refused_connect_is_tried_once_more_after_a_pause(make_service):
     assert delta(after, before, 'todos_upstream_requests_total{outcome="ok"}') == 0
     assert delta(after, before, 'todos_upstream_duration_seconds_bucket{le="+Inf"}') == 3
     assert delta(after, before, 'todos_upstream_duration_seconds_bucket{le="0.01"}') == 0
+
+
+def test_a_failed_fills_note_lasts_two_seconds(make_service, upstream, redis):
+    # <prefix>fail:<path> tells the fill's waiters its error; it is kept
+    # 2 s (README), not as long as an entry.
+    s = make_service(FCGI_PROCS=1)
+    upstream.fault(path="/todos/6", mode="status", status=500)
+    assert s.get("/get_todos/6").status == 502
+    assert redis.cli("EXISTS", "todos:v1:/todos/6") == "0"
+    assert 0 < int(redis.cli("PTTL", "todos:v1:fail:/todos/6")) <= 2000
