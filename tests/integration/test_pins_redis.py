@@ -1,8 +1,11 @@
 """Pins of the Redis side, each the exact value a user relies on: a
 connection Redis closed (a restart, CLIENT KILL) is remade at once, on TCP
 and on a unix socket, so it costs no BYPASS and counts no Redis error; a
-connection that Redis does not track keeps nothing in process.  Each of
+connection that Redis does not track keeps nothing in process; FLUSHALL
+empties the in-process cache.  Each of
 these once let a planted bug (tests/mutate/mutants) pass every test."""
+
+import time
 
 import pytest
 
@@ -70,3 +73,33 @@ def test_without_client_tracking_nothing_is_kept_in_process(make_service, upstre
         s.stop()
     finally:
         r.stop()
+
+
+def get_calls(redis):
+    for line in redis.cli("INFO", "commandstats").splitlines():
+        if line.startswith("cmdstat_get:"):
+            return int(line.split("calls=")[1].split(",")[0])
+    return 0
+
+
+def test_flushall_empties_the_in_process_cache(make_service, upstream, redis):
+    s = make_service(FCGI_PROCS=1, FCGI_THREADS=1)
+    assert s.get("/get_todos/2").headers["x-cache"] == "MISS"
+    # Read from Redis and kept (once the tracking channel is up), then
+    # served in process: no GET reaches Redis.
+    deadline = time.monotonic() + 5
+    while True:
+        calls = get_calls(redis)
+        assert_hit(s.get("/get_todos/2"), TODOS[1])
+        if get_calls(redis) == calls:
+            break
+        assert time.monotonic() < deadline, "never served in process"
+        time.sleep(0.05)
+    assert redis.cli("FLUSHALL") == "OK"
+    # The invalidation (a null key list) comes over the tracking channel.
+    deadline = time.monotonic() + 5
+    while (r := s.get("/get_todos/2")).headers["x-cache"] == "HIT":
+        assert time.monotonic() < deadline, "still served in process after FLUSHALL"
+        time.sleep(0.05)
+    assert r.status == 200 and r.headers["x-cache"] == "MISS", r
+    assert upstream.count("/todos/2") == 2
