@@ -700,6 +700,86 @@ test_entry_freshness(void **state)
 	done();
 }
 
+/*
+ * The gzip part: gz=N says the value's last N bytes are the body gzipped.
+ * It cannot be empty (an empty gzip body is no gzip), nor longer than what
+ * follows the head; encode writes gz= and decode splits it off again.
+ */
+static void
+test_entry_gz(void **state)
+{
+	static const struct {
+		int		 line;
+		const char	*in;
+		int		 ok;
+		const char	*body, *gz;
+	} rows[] = {
+		{ __LINE__, "t=1\nttl=2\ngz=3\n\nBODYxyz", 1, "BODY", "xyz" },
+		{ __LINE__, "gz=1\nt=1\nttl=2\n\nBz", 1, "B", "z" },
+		{ __LINE__, "t=1\nttl=2\ngz=3\n\nxyz", 1, "", "xyz" },
+		{ __LINE__, "t=1\nttl=2\ngz=003\n\nBxyz", 1, "B", "xyz" },
+		{ __LINE__, "t=1\nttl=2\ngz=0\n\nBODY", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=0\n\n", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=000\n\nB", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=4\n\nxyz", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=\n\nxyz", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=-1\n\nxyz", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=1x\n\nxyz", 0, NULL, NULL },
+		{ __LINE__, "t=1\nttl=2\ngz=99999999999999999999\n\nx", 0,
+		    NULL, NULL },
+	};
+	struct entry	 e, in;
+	char		*copy, *enc, a[128];
+	size_t		 i, len, enclen;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		len = strlen(rows[i].in);
+		if (entry_decode(copy = exact(rows[i].in, len), len,
+		    &e) != (rows[i].ok ? ERR_OK : ERR_ENTRY_CORRUPT))
+			row_fail(rows[i].line, "entry_decode(%s): want %s",
+			    show(rows[i].in, len, a, sizeof(a)), rows[i].ok ?
+			    "ERR_OK" : "ERR_ENTRY_CORRUPT");
+		else if (!rows[i].ok && (e.gz != NULL || e.gz_len != 0 ||
+		    !is_zero(&e)))
+			row_fail(rows[i].line, "entry_decode(%s): *e not "
+			    "zeroed", show(rows[i].in, len, a, sizeof(a)));
+		else if (rows[i].ok && (e.body_len != strlen(rows[i].body) ||
+		    memcmp(e.body, rows[i].body, e.body_len) != 0 ||
+		    e.gz == NULL || e.gz_len != strlen(rows[i].gz) ||
+		    memcmp(e.gz, rows[i].gz, e.gz_len) != 0))
+			row_fail(rows[i].line, "entry_decode(%s): body %zu "
+			    "bytes, gz %zu bytes", show(rows[i].in, len, a,
+			    sizeof(a)), e.body_len, e.gz_len);
+		free(copy);
+	}
+
+	/* Encoded as the format says, and back. */
+	memset(&in, 0, sizeof(in));
+	in.stored_ms = 5;
+	in.ttl = 6;
+	in.status = 200;
+	in.body = "{}";
+	in.body_len = 2;
+	in.gz = "GZ!";
+	in.gz_len = 3;
+	assert_int_equal(entry_encode(&in, &enc, &enclen), ERR_OK);
+	assert_int_equal(enclen, strlen("t=5\nttl=6\ns=200\ngz=3\n\n{}GZ!"));
+	assert_memory_equal(enc, "t=5\nttl=6\ns=200\ngz=3\n\n{}GZ!", enclen);
+	assert_int_equal(entry_decode(enc, enclen, &e), ERR_OK);
+	assert_int_equal(e.body_len, 2);
+	assert_memory_equal(e.body, "{}", 2);
+	assert_int_equal(e.gz_len, 3);
+	assert_memory_equal(e.gz, "GZ!", 3);
+	free(enc);
+	/* An empty gzip part is refused by the encoder too. */
+	in.gz_len = 0;
+	enc = NULL;
+	assert_int_equal(entry_encode(&in, &enc, &enclen), ERR_INTERNAL);
+	assert_null(enc);
+	done();
+}
+
 int
 main(void)
 {
@@ -714,6 +794,7 @@ main(void)
 		cmocka_unit_test_setup(test_entry_decode_truncated, reset),
 		cmocka_unit_test_setup(test_entry_age, reset),
 		cmocka_unit_test_setup(test_entry_freshness, reset),
+		cmocka_unit_test_setup(test_entry_gz, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
