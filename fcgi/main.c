@@ -8,7 +8,10 @@
  *	todos-fcgi --listen ADDR [--workers N]	a FastCGI daemon
  *	todos-fcgi --check-config		validate the environment, exit
  */
+#include <sys/prctl.h>
+
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -155,5 +158,14 @@ main(int argc, char *argv[])
 		    "nor CGI); see --help", __func__);
 		return EXIT_FAILURE;
 	}
+	/*
+	 * Spawned by a web server on fd 0 (lighttpd's bin-path, mod_fcgid):
+	 * stop when it dies, as the daemon's workers do, rather than live on
+	 * as an orphan nobody will signal.  Not when started by init
+	 * (systemd socket activation: parent 1), which outlives us anyway.
+	 */
+	if (getppid() != 1 && prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+		log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", __func__,
+		    strerror(errno));
 	return worker_run(&cfg, 0, &peers);
 }

@@ -91,7 +91,9 @@ reap=()
 pidfiles=()
 remove=()	# directories made for this run, removed at the end
 stop() {
-	trap - EXIT INT TERM
+	# A second signal must not cut the stop short and orphan the rest.
+	trap '' INT TERM HUP
+	trap - EXIT
 	local i j p n kids=() owner=()
 	for p in "${reap[@]}"; do
 		for j in $(children "$p"); do
@@ -228,14 +230,15 @@ start_redis() {
 # The local upstream (--demo), the private redis-server, the config check.
 run_deps() {
 	if ((demo)); then
-		start_upstream 0 || die "local upstream did not start"
+		start_upstream 0 || unavailable "local upstream did not start"
 	fi
 
 	# /metrics counts from zero in every run (METRICS_FILE's default).
 	[ -n "${METRICS_FILE:-}" ] || rm -f "$RUNDIR/metrics"
 
 	if [ -z "${REDIS_URL:-}" ] && [ -z "${REDIS_SENTINELS:-}" ]; then
-		start_redis || die "redis-server did not start (see $RUNDIR/redis.log)"
+		start_redis ||
+			unavailable "redis-server did not start (see $RUNDIR/redis.log)"
 		export REDIS_URL="unix://$RUNDIR/redis.sock"
 	fi
 
@@ -298,6 +301,7 @@ run_listening() {
 
 # A dependency the service cannot do without is gone: stop everything.
 gone() { echo "$prog: $*; stopping" >&2; exit 69; }
+unavailable() { echo "$prog: $*" >&2; exit 69; }
 
 # How a child that was waited for with status $1 ended.
 ended() {
@@ -324,6 +328,12 @@ run_supervise() {
 		if [ "${line%% *}" != "$PPID" ]; then
 			echo "$prog: parent $PPID is gone; stopping" >&2
 			exit 143
+		fi
+		# The daemon (apache, nginx) restarts its own workers; if it
+		# dies itself, nothing answers behind the front: stop.
+		if [ -n "${daemon_pid:-}" ] && ! running "$daemon_pid"; then
+			wait "$daemon_pid" && rc=0 || rc=$?
+			gone "todos-fcgi daemon (pid $daemon_pid) $(ended "$rc")"
 		fi
 		for name in redis upstream; do
 			[ -n "${slot[$name]:-}" ] || continue

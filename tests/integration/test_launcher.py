@@ -16,6 +16,7 @@ import re
 import signal
 import socket
 import subprocess
+import time
 
 import pytest
 
@@ -261,3 +262,46 @@ def test_port_in_use_through_make_is_2(tmp_path):
         assert f"lighttpd/run: cannot listen on 127.0.0.1:{port}: port {port} is in use" in out
         assert "Error 78" in out
         assert "starting" not in out
+
+
+# --- the web server or the daemon dies: nothing of ours lives on
+
+def test_lighttpd_killed_takes_its_responders_along(run):
+    """lighttpd's responders (fd 0, bin-path) die with it: the launcher
+    cannot find them once they are init's children, so they must stop by
+    themselves (PR_SET_PDEATHSIG)."""
+    s = demo(run)
+    lighttpd = read_pid(s.rundir, "lighttpd")
+    responders = children(lighttpd)
+    assert len(responders) == 2, responders
+    os.kill(lighttpd, signal.SIGKILL)
+    s.proc.wait(timeout=STOP_TIMEOUT)
+    wait_for(lambda: not any(pid_alive(p) for p in responders), 10,
+             f"responders {responders} to stop with lighttpd")
+
+
+@pytest.mark.parametrize("front", ["apache", "nginx"])
+def test_daemon_killed_stops_the_service_with_69(run, front):
+    """The daemon restarts its workers; the daemon itself dead, nothing
+    answers behind the front: the launcher says so and stops (69)."""
+    s = run(front=front, REDIS_URL=None).start()
+    daemon = read_pid(s.rundir, "daemon")
+    os.kill(daemon, signal.SIGKILL)
+    assert s.proc.wait(timeout=STOP_TIMEOUT) == 69, s.output()
+    assert f"todos-fcgi daemon (pid {daemon}) killed by signal 9; stopping" in s.output()
+    assert not tcp_accepts(s.port)
+
+
+def test_second_signal_while_stopping_leaves_nothing_behind(run):
+    """A supervisor that sends SIGTERM twice (the first stop waits on a
+    frozen redis-server) must not cut the stop short."""
+    s = demo(run)
+    redis = read_pid(s.rundir, "redis")
+    upstream = read_pid(s.rundir, "upstream")
+    os.kill(redis, signal.SIGSTOP)
+    s.proc.send_signal(signal.SIGTERM)
+    time.sleep(1)
+    s.proc.send_signal(signal.SIGTERM)
+    s.proc.wait(timeout=STOP_TIMEOUT + 15)
+    wait_for(lambda: not pid_alive(redis) and not pid_alive(upstream), 5,
+             "redis-server and the upstream stopped")
