@@ -835,7 +835,11 @@ class Bench:
             self.bn[name] = self.started(harness.Service(
                 self.subdir(f"B-nginx-{name}"), front="nginx", RESPONDER=CONST,
                 CONST_RESPONSE=resp, REDIS_URL=self.redis.url, LOG_LEVEL=None,
-                FCGI_PORT=harness.free_port(), **NGINX_ENV).start())
+                FCGI_PORT=harness.free_port(),
+                # The constant responder's workers have one thread each:
+                # more of them than the 8 connections nginx keeps, or
+                # requests wait behind idle kept ones (502s).
+                **dict(NGINX_ENV, FCGI_PROCS="16")).start())
             d = self.subdir(f"C-{name}")
             docroot = os.path.join(d, "docroot")
             body = os.path.join(d, "body")
