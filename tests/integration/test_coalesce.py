@@ -49,9 +49,11 @@ def test_100_cold_requests_make_one_upstream_request(make_service, upstream):
     assert fill >= 0.4
     assert slowest - fill < 0.3, (fill, slowest)
     # The requests that waited in other responders have their answer
-    # within 50 ms of the fill's own (they poll every 10 ms).
+    # within 100 ms of the fill's own (they poll every 10 ms; 50 ms was
+    # missed by 5 ms once on a loaded machine: a hundred clients and four
+    # responders share two cores).
     late = max(r.done - miss.done for r, _ in collapsed)
-    assert late < 0.05, late
+    assert late < 0.1, late
 
 
 def test_two_fronts_on_one_redis_make_one_upstream_request(make_service, upstream):

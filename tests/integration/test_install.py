@@ -130,8 +130,11 @@ def test_the_man_page_and_the_settings_file_cover_every_variable():
 
 
 def test_help_lists_real_targets_one_line_each():
-    out = subprocess.run(["make", "-s", "-C", TOP, "help"], capture_output=True,
-                         text=True, check=True).stdout
+    # As a user types it: not as a sub-make of make test, whose -w would
+    # add "Entering directory" lines.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
+    out = subprocess.run(["make", "-s", "--no-print-directory", "-C", TOP, "help"],
+                         capture_output=True, text=True, check=True, env=env).stdout
     lines = out.splitlines()
     targets = []
     for line in lines:
