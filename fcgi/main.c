@@ -83,6 +83,7 @@ main(int argc, char *argv[])
 	sigset_t	 ours, old;
 	long		 workers = sysconf(_SC_NPROCESSORS_ONLN);
 	int		 i, check_only = 0, have_workers = 0;
+	pid_t		 parent = getppid();	/* before anything slow */
 
 	for (i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--help") == 0) {
@@ -164,8 +165,15 @@ main(int argc, char *argv[])
 	 * as an orphan nobody will signal.  Not when started by init
 	 * (systemd socket activation: parent 1), which outlives us anyway.
 	 */
-	if (getppid() != 1 && prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
-		log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", __func__,
-		    strerror(errno));
+	if (parent != 1) {
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) == -1)
+			log_warn("%s: prctl(PR_SET_PDEATHSIG): %s", __func__,
+			    strerror(errno));
+		else if (getppid() != parent) {
+			log_warn("%s: the web server that started us is gone",
+			    __func__);
+			return EXIT_FAILURE;
+		}
+	}
 	return worker_run(&cfg, 0, &peers);
 }
