@@ -91,6 +91,11 @@ daemon_run(const struct config *cfg, struct endpoint *ep, int workers,
 		log_error("%s: cannot listen on %s: %s", __func__, ep->text, why);
 		return DAEMON_EXIT_LISTEN;
 	}
+	if (peers->n == 0 && endpoint_is_remote(fd))
+		log_warn("%s: %s is reachable from other hosts and "
+		    "FCGI_WEB_SERVER_ADDRS is unset: any of them may send "
+		    "requests (and purges, if PURGE_TOKEN leaks)", __func__,
+		    ep->text);
 	/* Mapped before the fork: all workers count in the same memory. */
 	if (metrics_open(cfg->metrics_file[0] != '\0' ? cfg->metrics_file :
 	    NULL) == -1)

@@ -266,3 +266,30 @@ endpoint_remove(const struct endpoint *ep)
 	    st.st_dev == ep->dev && st.st_ino == ep->ino)
 		(void)unlink(ep->path);
 }
+
+int
+endpoint_is_remote(int fd)
+{
+	struct sockaddr_storage	 ss;
+	socklen_t		 len = sizeof(ss);
+	const struct sockaddr_in	*sin;
+	const struct sockaddr_in6	*sin6;
+	const unsigned char		*v4;
+
+	if (getsockname(fd, (struct sockaddr *)&ss, &len) == -1)
+		return 0;
+	switch (ss.ss_family) {
+	case AF_INET:
+		sin = (const struct sockaddr_in *)&ss;
+		return (ntohl(sin->sin_addr.s_addr) >> 24) != 127;
+	case AF_INET6:
+		sin6 = (const struct sockaddr_in6 *)&ss;
+		if (IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr))
+			return 0;
+		v4 = sin6->sin6_addr.s6_addr + 12;
+		return !(IN6_IS_ADDR_V4MAPPED(&sin6->sin6_addr) &&
+		    v4[0] == 127);
+	default:
+		return 0;
+	}
+}

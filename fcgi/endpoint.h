@@ -45,6 +45,13 @@ int	endpoint_parse(const char *text, struct endpoint *ep, char *why,
 int	endpoint_open(struct endpoint *ep, int backlog, char *why,
 	    size_t whysize);
 
+/*
+ * Is the listening socket fd reachable from other hosts: TCP bound to
+ * anything but a loopback address (127.0.0.0/8, ::1, ::ffff:127.x)?
+ * 0 for a unix socket, or when getsockname fails.
+ */
+int	endpoint_is_remote(int fd);
+
 /* Removes ep's unix socket if the path still names the one it made. */
 void	endpoint_remove(const struct endpoint *ep);
 

@@ -15,7 +15,7 @@ static const struct {
 	[ERR_UPSTREAM_CONNECT] = { 502, "upstream unreachable" },
 	[ERR_UPSTREAM_TIMEOUT] = { 504, "upstream timed out" },
 	[ERR_UPSTREAM_TOO_BIG] = { 502, "upstream answer too large" },
-	[ERR_UPSTREAM_JSON] =	{ 502, "upstream answer is not valid JSON" },
+	[ERR_UPSTREAM_JSON] =	{ 502, "upstream answer is not the expected JSON" },
 	[ERR_UNAUTHORIZED] =	{ 401, "missing or wrong bearer token" },
 	[ERR_CIRCUIT_OPEN] =	{ 503, "upstream failing, not called for now" },
 	[ERR_WAIT_TIMEOUT] =	{ 504, "upstream timed out" },

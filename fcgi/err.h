@@ -17,7 +17,7 @@ enum err {
 	ERR_UPSTREAM_CONNECT,	/* refused, DNS failure, reset, TLS ... */
 	ERR_UPSTREAM_TIMEOUT,	/* no full answer within UPSTREAM_TIMEOUT_MS */
 	ERR_UPSTREAM_TOO_BIG,	/* body passed UPSTREAM_MAX_BYTES */
-	ERR_UPSTREAM_JSON,	/* body is not valid JSON */
+	ERR_UPSTREAM_JSON,	/* not JSON, or not the shape asked for */
 	ERR_UNAUTHORIZED,	/* DELETE without the right bearer token */
 	ERR_CIRCUIT_OPEN,	/* upstream circuit open: not called */
 	ERR_WAIT_TIMEOUT,	/* another fetch of the key did not finish */

@@ -129,6 +129,19 @@ class Response:
         return f"<Response {self.status} {self.headers} {self.body[:200]!r}>"
 
 
+def assert_json_error(r, status, error=None):
+    """r is the project's JSON error: the status, and a body of exactly
+    {"error": <a non-empty message>, "status": <the same status>}; with
+    error, that very message."""
+    assert r.status == status, r
+    assert r.headers["content-type"] == "application/json", r
+    assert int(r.headers["content-length"]) == len(r.body), r
+    assert r.json() == {"error": r.json()["error"], "status": status}, r
+    assert isinstance(r.json()["error"], str) and r.json()["error"], r
+    if error is not None:
+        assert r.json()["error"] == error, r
+
+
 def http_request(port, method, path, headers=None, body=None, timeout=30):
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:

@@ -6,7 +6,7 @@ import base64
 
 import pytest
 
-from harness import TODOS, wait_for
+from harness import TODOS, assert_json_error, wait_for
 
 TOKEN = "s3cret-token-0123456789"
 KEY = "todos:v1:/todos/1"
@@ -21,13 +21,6 @@ def get(service, path="/get_todos/1"):
 
 def delete(service, path="/get_todos/1", headers=None):
     return service.get(path, method="DELETE", headers=headers)
-
-
-def json_error(r, status):
-    assert r.status == status, r
-    assert r.headers["content-type"] == "application/json"
-    assert r.json() == {"error": r.json()["error"], "status": status}
-    assert r.json()["error"]
 
 
 def filled(service, redis, upstream, path="/get_todos/1", key=KEY):
@@ -57,7 +50,7 @@ def test_without_token_delete_is_405(service, redis, upstream):
     value = filled(service, redis, upstream)
     for headers in (None, RIGHT):
         r = delete(service, headers=headers)
-        json_error(r, 405)
+        assert_json_error(r, 405)
         assert r.headers["allow"] == "GET, HEAD"
     untouched(service, redis, upstream, value)
 
@@ -67,14 +60,14 @@ def test_without_token_delete_is_405(service, redis, upstream):
 def test_with_token_405_allows_delete(purger):
     for method in ("PUT", "POST", "PATCH"):
         r = purger.get("/get_todos/1", method=method)
-        json_error(r, 405)
+        assert_json_error(r, 405)
         assert r.headers["allow"] == "GET, HEAD, DELETE", (method, r)
 
 
 def test_delete_without_authorization_is_401(purger, redis, upstream):
     value = filled(purger, redis, upstream)
     r = delete(purger)
-    json_error(r, 401)
+    assert_json_error(r, 401)
     assert r.headers["www-authenticate"].startswith("Bearer "), r
     assert redis.cli("EXISTS", KEY) == "1"
     untouched(purger, redis, upstream, value)
@@ -99,7 +92,7 @@ def test_wrong_credentials_are_401_and_change_nothing(purger, redis, upstream, a
     value = filled(purger, redis, upstream)
     ttl = int(redis.cli("PTTL", KEY))
     r = delete(purger, headers={"Authorization": authorization})
-    json_error(r, 401)
+    assert_json_error(r, 401)
     assert r.headers["www-authenticate"].startswith("Bearer "), r
     assert 0 < int(redis.cli("PTTL", KEY)) <= ttl
     untouched(purger, redis, upstream, value)
@@ -171,8 +164,8 @@ def test_purge_with_leading_zeros(purger, redis):
 
 def test_purge_of_bad_id_or_unknown_path(purger, redis):
     get(purger)
-    json_error(delete(purger, "/get_todos/abc", headers=RIGHT), 400)
-    json_error(delete(purger, "/nope", headers=RIGHT), 404)
+    assert_json_error(delete(purger, "/get_todos/abc", headers=RIGHT), 400)
+    assert_json_error(delete(purger, "/nope", headers=RIGHT), 404)
     assert redis.cli("KEYS", "*") == KEY
 
 
@@ -201,7 +194,7 @@ def test_token_never_logged(make_service, redis, upstream):
     assert delete(s, headers=RIGHT).json() == {"purged": False}
     for wrong in (f"Bearer {TOKEN}x", f"Basic {TOKEN}", f"Bearer {TOKEN[:-1]}"):
         assert delete(s, headers={"Authorization": wrong}).status == 401
-    json_error(delete(s, "/get_todos/abc", headers=RIGHT), 400)
+    assert_json_error(delete(s, "/get_todos/abc", headers=RIGHT), 400)
     out = s.output()
     # The log is captured at all: the purge itself is logged.
     assert "purged /todos/1" in out, out

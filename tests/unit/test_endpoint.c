@@ -3,6 +3,12 @@
  * --listen address (issue 9 item 5: "unix::27399" was TCP 0.0.0.0:27399,
  * port 99999 wrapped to 34463).  A failing row prints its line.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 #include "unit.h"
 #include "endpoint.h"
 
@@ -89,11 +95,74 @@ test_endpoint_parse(void **state)
 	done();
 }
 
+/*
+ * A socket bound (never listening: nothing may be reached by the test) to
+ * addr, a numeric IPv4 or IPv6 address, on a port the kernel picks.
+ */
+static int
+bound(const char *addr)
+{
+	struct sockaddr_in	sin;
+	struct sockaddr_in6	sin6;
+	int			fd;
+
+	memset(&sin, 0, sizeof(sin));
+	memset(&sin6, 0, sizeof(sin6));
+	if (inet_pton(AF_INET, addr, &sin.sin_addr) == 1) {
+		sin.sin_family = AF_INET;
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		assert_true(fd != -1);
+		assert_int_equal(bind(fd, (struct sockaddr *)&sin,
+		    sizeof(sin)), 0);
+		return fd;
+	}
+	assert_int_equal(inet_pton(AF_INET6, addr, &sin6.sin6_addr), 1);
+	sin6.sin6_family = AF_INET6;
+	fd = socket(AF_INET6, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin6, sizeof(sin6)), 0);
+	return fd;
+}
+
+/* Only a TCP socket bound beyond loopback is reachable from afar. */
+static void
+test_endpoint_is_remote(void **state)
+{
+	static const struct {
+		const char	*addr;
+		int		 remote;
+	} rows[] = {
+		{ "127.0.0.1", 0 },
+		{ "127.0.0.2", 0 },
+		{ "::1", 0 },
+		{ "::ffff:127.0.0.1", 0 },
+		{ "0.0.0.0", 1 },
+		{ "::", 1 },
+	};
+	size_t	i;
+	int	fd;
+
+	(void)state;
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		fd = bound(rows[i].addr);
+		if (endpoint_is_remote(fd) != rows[i].remote)
+			fail_msg("endpoint_is_remote(%s) != %d", rows[i].addr,
+			    rows[i].remote);
+		(void)close(fd);
+	}
+	fd = socket(AF_UNIX, SOCK_STREAM, 0);
+	assert_true(fd != -1);
+	assert_int_equal(endpoint_is_remote(fd), 0);
+	(void)close(fd);
+	assert_int_equal(endpoint_is_remote(-1), 0);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_endpoint_parse, reset),
+		cmocka_unit_test(test_endpoint_is_remote),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
