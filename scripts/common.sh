@@ -136,8 +136,13 @@ run_init() {
 	decimal "$PORT" 1 65535 || die "PORT: '$PORT' is not a port number in 1..65535"
 	PORT=$((10#$PORT))
 	BIND=${BIND:-127.0.0.1}
+	# An IPv6 address may come bare (::1) or bracketed ([::1]); the web
+	# servers and URLs want it bracketed before ":PORT": BIND_HOST.
+	[[ $BIND =~ ^\[([0-9A-Fa-f.:]+)\]$ ]] && BIND=${BASH_REMATCH[1]}
 	[[ $BIND =~ ^[0-9A-Za-z.:_-]{1,253}$ ]] ||
 		die "BIND: '$BIND' is not an address or host name"
+	BIND_HOST=$BIND
+	[[ $BIND != *:* ]] || BIND_HOST="[$BIND]"
 	local cores
 	cores=$(nproc)
 	FCGI_PROCS=${FCGI_PROCS:-${fcgi_procs_default:-$((cores > 256 ? 256 : cores))}}
@@ -152,7 +157,7 @@ run_init() {
 	[ -d "$RUNDIR" ] && [ ! -L "$RUNDIR" ] && [ -O "$RUNDIR" ] ||
 		die "RUNDIR: '$RUNDIR' is not a directory owned by $(id -un)"
 	chmod 700 "$RUNDIR"
-	export PORT BIND FCGI_PROCS RESPONDER RUNDIR
+	export PORT BIND BIND_HOST FCGI_PROCS RESPONDER RUNDIR
 
 	[ ! -L "$RUNDIR/lock" ] || die "RUNDIR: $RUNDIR/lock is a symbolic link"
 	exec 9>"$RUNDIR/lock"
@@ -291,12 +296,12 @@ run_listening() {
 			wait "$front" && rc=0 || rc=$?
 			why="is $BIND an address of this host? may we use port $PORT?"
 			[ -z "$(listeners "$PORT")" ] || why="port $PORT is in use"
-			die "cannot listen on $BIND:$PORT: $why ($1 exited with status $rc)"
+			die "cannot listen on $BIND_HOST:$PORT: $why ($1 exited with status $rc)"
 		fi
 		listening_on "$front" "$PORT" && return 0
 		sleep 0.1
 	done
-	die "$1 did not listen on $BIND:$PORT in 30 s"
+	die "$1 did not listen on $BIND_HOST:$PORT in 30 s"
 }
 
 # A dependency the service cannot do without is gone: stop everything.

@@ -142,8 +142,8 @@ def assert_json_error(r, status, error=None):
         assert r.json()["error"] == error, r
 
 
-def http_request(port, method, path, headers=None, body=None, timeout=30):
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
+def http_request(port, method, path, headers=None, body=None, timeout=30, host="127.0.0.1"):
+    conn = http.client.HTTPConnection(host, port, timeout=timeout)
     try:
         conn.request(method, path, body=body, headers=headers or {})
         r = conn.getresponse()
@@ -284,6 +284,9 @@ class Service:
         for k, v in env.items():
             if v is None:
                 self.env.pop(k, None)
+        # Where to reach it: BIND if that is an IPv6 address, else 127.0.0.1.
+        bind = self.env.get("BIND", "").strip("[]")
+        self.host = bind if ":" in bind else "127.0.0.1"
         self.proc = None
         self.log = os.path.join(self.dir, "service.log")
 
@@ -323,7 +326,7 @@ class Service:
         if self.proc.poll() is not None:
             raise AssertionError(f"{self.front}/run exited {self.proc.returncode}:\n{self.output()}")
         pidfile = os.path.join(self.rundir, f"{self.front}.pid")
-        return os.path.exists(pidfile) and tcp_accepts(self.port)
+        return os.path.exists(pidfile) and tcp_accepts(self.port, self.host)
 
     def output(self):
         with open(self.log, "rb") as f:
@@ -359,4 +362,5 @@ class Service:
         return children(self.daemon_pid())
 
     def get(self, path, method="GET", headers=None, body=None, timeout=30):
-        return http_request(self.port, method, path, headers=headers, body=body, timeout=timeout)
+        return http_request(self.port, method, path, headers=headers, body=body, timeout=timeout,
+                            host=self.host)

@@ -9,6 +9,8 @@ nginx/run, and `make run`/`make demo` on top) as a supervisor sees it.
 - A web server that cannot listen (PORT in use, BIND not an address of
   this host) stops start-up with exit 78 (2 through make) naming the
   address, before anything says "starting", with nothing left running.
+- An IPv6 BIND, bare or bracketed, serves on that address (and only there),
+  and the "starting on" URL brackets it.
 """
 
 import os
@@ -244,6 +246,26 @@ def test_bind_not_of_this_host_is_78_naming_the_address(run, front):
     status, out, err = s.run_to_exit(timeout=20)
     assert_refused(s, status, out, err, f"192.0.2.1:{s.port}",
                    "is 192.0.2.1 an address of this host?")
+
+
+def ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+@pytest.mark.skipif(not ipv6_loopback(), reason="no ::1 on this host")
+@pytest.mark.parametrize("front,bind", [("lighttpd", "::1"), ("lighttpd", "[::1]"),
+                                        ("apache", "::1"), ("nginx", "[::1]")])
+def test_ipv6_bind_serves_there_only(run, front, bind):
+    s = run(front=front, REDIS_URL=None, BIND=bind).start()
+    assert f"starting on http://[::1]:{s.port}/get_todos" in s.output()
+    r = s.get("/get_todos/1")
+    assert r.status == 200 and r.json()["id"] == 1, r
+    assert not tcp_accepts(s.port, "127.0.0.1")
 
 
 def test_port_in_use_through_make_is_2(tmp_path):
