@@ -25,6 +25,7 @@ static const struct {
 	[ERR_ENTRY_CORRUPT] =	{ 500, "corrupt cache entry" },
 	[ERR_NOMEM] =		{ 500, "out of memory" },
 	[ERR_INTERNAL] =	{ 500, "internal error" },
+	[ERR_HEADERS_TOO_BIG] =	{ 431, "request headers too large" },
 };
 
 const char *

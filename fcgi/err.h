@@ -27,6 +27,7 @@ enum err {
 	ERR_ENTRY_CORRUPT,	/* stored entry does not decode */
 	ERR_NOMEM,
 	ERR_INTERNAL,		/* a bug or an impossible state */
+	ERR_HEADERS_TOO_BIG,	/* the request's PARAMS past PRELUDE_MAX */
 	ERR__COUNT
 };
 

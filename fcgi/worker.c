@@ -7,9 +7,10 @@
  * A request waiting for the upstream holds its own thread only.
  *
  * The threads accept(2) themselves and hand the connection to libfcgi
- * (FCGX_Request.ipcFd), so that every connection gets its read and write
- * deadlines (FCGI_IO_TIMEOUT_MS) before libfcgi reads a byte of it: an
- * idle or stuck client holds one thread for a bounded time.
+ * (FCGX_Request.ipcFd) once the request's prelude is whole in the socket
+ * (intake.c), so that libfcgi never waits on a client: an idle, slow or
+ * stuck client holds one thread for FCGI_IO_TIMEOUT_MS at most, and every
+ * connection has read and write deadlines of that length too.
  *
  * The main thread takes the signals.  SIGTERM (lighttpd's, or the daemon's
  * parent's), SIGINT and SIGUSR1 stop the process: threads waiting for a
@@ -37,6 +38,7 @@
 #include "background.h"
 #include "cache.h"
 #include "clock.h"
+#include "intake.h"
 #include "local.h"
 #include "log.h"
 #include "metrics.h"
@@ -59,6 +61,7 @@ struct request_thread {
 	struct upstream		*upstream;
 	struct serve		 s;
 	FCGX_Request		 req;
+	unsigned char		*peek;		/* PRELUDE_MAX, for intake */
 };
 
 struct worker {
@@ -193,54 +196,24 @@ drop(struct request_thread *t)
  * Reads what is left of the request's body (no route takes one), up to
  * 1 MiB: closing a TCP connection with unread input resets it, and the
  * reset can destroy the answer before the web server has read it; on a
- * kept connection it would be read as the next request.  Past 1 MiB the
- * client is only talking: the connection is dropped.
+ * kept connection it would be read as the next request.  Past 1 MiB, or
+ * FCGI_IO_TIMEOUT_MS, the client is only talking: the connection is
+ * dropped.
  */
 static void
 discard_input(struct request_thread *t)
 {
-	char	buf[4096];
-	size_t	total = 0;
-	int	n;
+	char		buf[4096];
+	size_t		total = 0;
+	long long	until = clock_mono_ms() + t->w->cfg->io_timeout_ms;
+	int		n;
 
 	while ((n = FCGX_GetStr(buf, sizeof(buf), t->req.in)) > 0)
-		if ((total += (size_t)n) > 1024 * 1024) {
+		if ((total += (size_t)n) > 1024 * 1024 ||
+		    clock_mono_ms() > until) {
 			t->req.keepConnection = 0;
 			return;
 		}
-}
-
-/*
- * A request in a role other than RESPONDER (an AUTHORIZER or FILTER, as
- * lighttpd's mode "authorizer" sends) gets the FastCGI answer for a role
- * the application does not play: FCGI_END_REQUEST with FCGI_UNKNOWN_ROLE
- * and no output (FastCGI 1.0, 5.5).  libfcgi accepts every role, so the
- * record is written here and the connection closed.  Returns 1 if so.
- */
-static int
-refuse_role(struct request_thread *t)
-{
-	static atomic_int	logged;
-	unsigned char		rec[16];
-	int			id = t->req.requestId;
-
-	if (t->req.role == FCGI_RESPONDER)
-		return 0;
-	if (atomic_exchange(&logged, 1) == 0)
-		log_warn("%s: FastCGI role %d refused (only RESPONDER, 1)",
-		    __func__, t->req.role);
-	memset(rec, 0, sizeof(rec));
-	rec[0] = FCGI_VERSION_1;
-	rec[1] = FCGI_END_REQUEST;
-	rec[2] = (unsigned char)((id >> 8) & 0xff);
-	rec[3] = (unsigned char)(id & 0xff);
-	rec[5] = 8;			/* contentLength */
-	rec[12] = FCGI_UNKNOWN_ROLE;	/* protocolStatus; appStatus 0 */
-	/* Best effort: the connection is closed next either way. */
-	if (write(t->req.ipcFd, rec, sizeof(rec)) != (ssize_t)sizeof(rec))
-		log_debug("%s: write: short or failed", __func__);
-	drop(t);
-	return 1;
 }
 
 static void *
@@ -249,6 +222,7 @@ request_main(void *arg)
 	struct request_thread	*t = arg;
 	struct request		 r;
 	sigset_t		 wake;
+	long			 io_timeout_ms = t->w->cfg->io_timeout_ms;
 
 	sigemptyset(&wake);
 	sigaddset(&wake, WAKE_SIGNAL);
@@ -257,16 +231,32 @@ request_main(void *arg)
 	for (;;) {
 		if (set_waiting(t, 1) == -1)
 			break;
-		/*
-		 * A kept connection (FCGI_KEEP_CONN, nginx) is read for its
-		 * next request while waiting; a new one is read once busy.
-		 */
 		if (t->req.ipcFd < 0) {
 			if (accept_one(t) == -1) {
 				(void)set_waiting(t, 0);
 				continue;
 			}
-			(void)set_waiting(t, 0);
+		} else {
+			/*
+			 * A kept connection (FCGI_KEEP_CONN, nginx): waiting
+			 * (a stop may wake it) until its next request begins.
+			 */
+			switch (intake_idle(t->req.ipcFd, io_timeout_ms)) {
+			case -1:
+				(void)set_waiting(t, 0);
+				continue;
+			case 0:
+				(void)set_waiting(t, 0);
+				drop(t);
+				continue;
+			}
+		}
+		/* A request has begun: it is served, even through a stop. */
+		(void)set_waiting(t, 0);
+		if (intake_prelude(t->req.ipcFd, clock_mono_ms() +
+		    io_timeout_ms, t->peek) != INTAKE_READY) {
+			drop(t);
+			continue;
 		}
 		/*
 		 * detached: libfcgi closes the connection at once, without
@@ -274,18 +264,11 @@ request_main(void *arg)
 		 * for the client's EOF), which would let a client that keeps
 		 * its end open hold the thread.  Nothing is lost by it: the
 		 * request, its body included, has been read by then.
-		 * < 0: the connection failed, timed out or closed.
+		 * < 0: the connection failed or closed.
 		 */
 		t->req.detached = 1;
-		if (FCGX_Accept_r(&t->req) < 0) {
-			(void)set_waiting(t, 0);
+		if (FCGX_Accept_r(&t->req) < 0)
 			continue;
-		}
-		(void)set_waiting(t, 0);
-		if (refuse_role(t)) {
-			FCGX_Finish_r(&t->req);
-			continue;
-		}
 		r.envp = t->req.envp;
 		r.out.fcgx = t->req.out;
 		r.out.fd = -1;
@@ -313,7 +296,8 @@ start_threads(struct worker *w)
 		t->w = w;
 		if (pthread_mutex_init(&t->mu, NULL) != 0)
 			break;
-		if ((t->cache = cache_new(&cfg->redis,
+		if ((t->peek = malloc(PRELUDE_MAX)) == NULL ||
+		    (t->cache = cache_new(&cfg->redis,
 		    cfg->redis_timeout_ms)) == NULL ||
 		    (t->upstream = upstream_new(cfg->upstream_url,
 		    cfg->upstream_timeout_ms,
@@ -359,8 +343,9 @@ stop_threads(struct worker *w, long long grace_ms)
 		}
 	} while (left > 0 && clock_mono_ms() < deadline);
 	if (left > 0)
-		log_warn("%s: %d requests still running after %lld ms; "
-		    "leaving them", __func__, left, grace_ms);
+		log_warn("%s: %d threads still busy (a request, or one "
+		    "still arriving) after %lld ms; leaving them", __func__,
+		    left, grace_ms);
 	return left == 0;
 }
 
@@ -372,6 +357,7 @@ free_threads(struct worker *w)
 	for (i = 0; i < w->nthreads; i++) {
 		upstream_free(w->threads[i].upstream);
 		cache_free(w->threads[i].cache);
+		free(w->threads[i].peek);
 		if (w->threads[i].w != NULL)
 			pthread_mutex_destroy(&w->threads[i].mu);
 	}

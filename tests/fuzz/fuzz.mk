@@ -19,7 +19,7 @@ FUZZ_CC		?= clang
 FUZZ_O		:= build/fuzz
 FUZZ_CFLAGS	:= -O1 -g -fno-omit-frame-pointer \
 		   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-FUZZ_NAMES	:= route etag entry body
+FUZZ_NAMES	:= route etag entry body prelude
 FUZZ_BINS	:= $(FUZZ_NAMES:%=$(FUZZ_O)/fuzz_%)
 
 .PHONY: fuzz fuzz-smoke fuzz-build
@@ -52,6 +52,10 @@ $(FUZZ_O)/fuzz_entry: tests/fuzz/fuzz_entry.c fcgi/entry.c fcgi/err.c \
 $(FUZZ_O)/fuzz_body: tests/fuzz/fuzz_body.c fcgi/body.c fcgi/err.c fcgi/log.c \
     $(FUZZ_DEPS) | $(FUZZ_O)
 	$(FUZZ_LINK) -ljansson
+
+$(FUZZ_O)/fuzz_prelude: tests/fuzz/fuzz_prelude.c fcgi/prelude.c $(FUZZ_DEPS) | \
+    $(FUZZ_O)
+	$(FUZZ_LINK)
 
 $(FUZZ_O):
 	mkdir -p $@

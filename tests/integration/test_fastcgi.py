@@ -66,7 +66,7 @@ def daemon(tmp_path, redis, upstream):
     log.close()
 
 
-@pytest.mark.parametrize("role", [AUTHORIZER, FILTER])
+@pytest.mark.parametrize("role", [AUTHORIZER, FILTER, 99])
 def test_other_roles_get_unknown_role_and_no_output(daemon, upstream, role):
     workers = children(daemon.pid)
     records = exchange(daemon.port, role)

@@ -1,7 +1,8 @@
-"""Who can reach the FastCGI sockets (issue 9 item 4).  Debian 12's libfcgi
-aborts a worker on some PARAMS lengths and leaks on unknown management
-records, so whoever can connect to a FastCGI socket can kill workers: no
-local user but the web server's may.  For each front as its run script
+"""Who can reach the FastCGI sockets (issue 9 item 4).  Whoever can connect
+to a FastCGI socket can send requests, purges included (and Debian 12's
+libfcgi aborts a worker on some PARAMS lengths, which the responder now
+refuses before libfcgi reads them: test_intake.py): no local user but the
+web server's may.  For each front as its run script
 starts it (lighttpd/run, apache/run, nginx/run), every socket the
 responders listen on is found from /proc (not from what the scripts say),
 and `nobody` fails to connect to each, while the service answers through

@@ -1,0 +1,207 @@
+/*
+ * intake.c: waits for a FastCGI request to arrive whole before libfcgi
+ * reads it.  libfcgi reads a request's prelude inside FCGX_Accept_r, one
+ * read at a time, with no bound on its size or on the time it takes; a
+ * read deadline alone bounds each read, not their sum, so a client that
+ * sends a byte now and then would hold a thread for ever.  Here the
+ * connection is peeked at (MSG_PEEK: the bytes stay for libfcgi) until
+ * prelude_check() says the prelude is whole, or the deadline passes.
+ *
+ * Peeks copy, so they are made only once FIONREAD shows the bytes the
+ * next record needs; while part of one is in, poll(2) cannot wait for
+ * more (the socket stays readable), so the wait is a nap that doubles,
+ * which also watches for the client shutting its side.
+ */
+#define _GNU_SOURCE		/* POLLRDHUP */
+#include <errno.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+
+#include <fastcgi.h>
+
+#include "clock.h"
+#include "intake.h"
+#include "log.h"
+#include "reply.h"
+
+#define NAP_MAX_MS	50	/* between looks at a part-sent record */
+#define LINGER_MS	1000	/* reading a refused request's rest */
+#define LINGER_BYTES	(4 * 1024 * 1024)
+
+int
+intake_idle(int fd, long timeout_ms)
+{
+	struct pollfd	pfd = { fd, POLLIN | POLLRDHUP, 0 };
+	int		avail;
+
+	switch (poll(&pfd, 1, timeout_ms > 0x7fffffff ? 0x7fffffff :
+	    (int)timeout_ms)) {
+	case -1:
+		return errno == EINTR ? -1 : 0;
+	case 0:
+		return 0;
+	default:
+		/* Readable with nothing to read: the client closed. */
+		return ioctl(fd, FIONREAD, &avail) == 0 && avail > 0;
+	}
+}
+
+/* A record header for type, request id and content length into h. */
+static size_t
+header(unsigned char *h, int type, int id, size_t len)
+{
+	h[0] = FCGI_VERSION_1;
+	h[1] = (unsigned char)type;
+	h[2] = (unsigned char)((id >> 8) & 0xff);
+	h[3] = (unsigned char)(id & 0xff);
+	h[4] = (unsigned char)((len >> 8) & 0xff);
+	h[5] = (unsigned char)(len & 0xff);
+	h[6] = 0;
+	h[7] = 0;
+	return FCGI_HEADER_LEN;
+}
+
+/* FCGI_END_REQUEST with protocol status ps into h; its length. */
+static size_t
+end_request(unsigned char *h, int id, int ps)
+{
+	header(h, FCGI_END_REQUEST, id, 8);
+	memset(h + FCGI_HEADER_LEN, 0, 8);	/* appStatus 0 */
+	h[FCGI_HEADER_LEN + 4] = (unsigned char)ps;
+	return FCGI_HEADER_LEN + 8;
+}
+
+/*
+ * Sends buf[len] (the write deadline bounds it), then reads and drops what
+ * the client still sends, for a moment: closing with unread input resets
+ * a TCP connection, and the reset can destroy the answer before the web
+ * server has read it.
+ */
+static void
+answer_and_linger(int fd, const unsigned char *buf, size_t len)
+{
+	struct pollfd	 pfd = { fd, POLLIN, 0 };
+	char		 junk[4096];
+	long long	 until = clock_mono_ms() + LINGER_MS, left;
+	size_t		 total = 0;
+	ssize_t		 n;
+
+	while (len > 0) {
+		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) == -1) {
+			if (errno == EINTR)
+				continue;
+			return;
+		}
+		buf += n;
+		len -= (size_t)n;
+	}
+	(void)shutdown(fd, SHUT_WR);
+	while (total < LINGER_BYTES &&
+	    (left = until - clock_mono_ms()) > 0 &&
+	    poll(&pfd, 1, (int)left) > 0) {
+		if ((n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
+/* 431 in JSON, as the responder answers every error. */
+static void
+too_big(int fd, int id)
+{
+	unsigned char	 rec[FCGI_HEADER_LEN + REPLY_HEAD_MAX +
+			    REPLY_ERROR_MAX + 2 * FCGI_HEADER_LEN + 8];
+	char		 body[REPLY_ERROR_MAX];
+	struct reply	 r;
+	size_t		 off = FCGI_HEADER_LEN;
+	int		 n, b;
+
+	memset(&r, 0, sizeof(r));
+	r.status = err_status(ERR_HEADERS_TOO_BIG);
+	if ((b = reply_error_body(body, sizeof(body),
+	    ERR_HEADERS_TOO_BIG)) == -1 ||
+	    (n = reply_head((char *)rec + off, REPLY_HEAD_MAX, &r,
+	    (size_t)b)) == -1)
+		return;
+	off += (size_t)n;
+	memcpy(rec + off, body, (size_t)b);
+	off += (size_t)b;
+	header(rec, FCGI_STDOUT, id, off - FCGI_HEADER_LEN);
+	off += header(rec + off, FCGI_STDOUT, id, 0);
+	off += end_request(rec + off, id, FCGI_REQUEST_COMPLETE);
+	answer_and_linger(fd, rec, off);
+}
+
+enum intake
+intake_prelude(int fd, long long deadline, unsigned char *buf)
+{
+	static atomic_int	 logged;
+	unsigned char		 rec[FCGI_HEADER_LEN + 8];
+	struct pollfd		 pfd;
+	struct prelude		 p;
+	size_t			 need = FCGI_HEADER_LEN;
+	long long		 left;
+	ssize_t			 n;
+	int			 avail, nap = 1;
+
+	for (;;) {
+		if (ioctl(fd, FIONREAD, &avail) == -1)
+			return INTAKE_CLOSE;
+		if (avail > 0 && (size_t)avail >= need) {
+			n = recv(fd, buf, (size_t)avail > PRELUDE_MAX ?
+			    PRELUDE_MAX : (size_t)avail, MSG_PEEK |
+			    MSG_DONTWAIT);
+			if (n <= 0)
+				return INTAKE_CLOSE;
+			switch (prelude_check(buf, (size_t)n, &p)) {
+			case PRELUDE_READY:
+				return INTAKE_READY;
+			case PRELUDE_MORE:
+				need = p.need;
+				nap = 1;
+				break;
+			case PRELUDE_TOO_BIG:
+				if (p.id != 0)
+					too_big(fd, p.id);
+				return INTAKE_CLOSE;
+			case PRELUDE_ROLE:
+				if (atomic_exchange(&logged, 1) == 0)
+					log_warn("%s: FastCGI role %d refused "
+					    "(only RESPONDER, 1)",
+					    __func__, p.role);
+				answer_and_linger(fd, rec,
+				    end_request(rec, p.id, FCGI_UNKNOWN_ROLE));
+				return INTAKE_CLOSE;
+			case PRELUDE_BAD:
+				log_debug("%s: not a FastCGI request as web "
+				    "servers send one: closed", __func__);
+				return INTAKE_CLOSE;
+			}
+		}
+		if ((left = deadline - clock_mono_ms()) <= 0) {
+			log_debug("%s: request not in within "
+			    "FCGI_IO_TIMEOUT_MS: closed", __func__);
+			return INTAKE_CLOSE;
+		}
+		/* Nothing in: poll waits for it.  Part in: nap. */
+		pfd.fd = fd;
+		pfd.events = avail == 0 ? POLLIN | POLLRDHUP : POLLRDHUP;
+		pfd.revents = 0;
+		if (avail > 0 && left > nap)
+			left = nap;
+		if (poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left) == -1 && errno != EINTR)
+			return INTAKE_CLOSE;
+		/* The client shut its side: the rest will never come. */
+		if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
+			if (ioctl(fd, FIONREAD, &avail) == -1 ||
+			    (size_t)avail < need)
+				return INTAKE_CLOSE;
+		}
+		if (avail > 0 && nap < NAP_MAX_MS)
+			nap *= 2;
+	}
+}

@@ -1,0 +1,35 @@
+/*
+ * intake.h: a FastCGI connection's next request, waited for until its
+ * prelude (BEGIN_REQUEST and PARAMS, prelude.h) is whole in the socket,
+ * within a deadline, before libfcgi reads it.  So FCGX_Accept_r never
+ * waits on a client: a slow or stuck one holds its thread until the
+ * deadline at most, and one whose prelude is unsound never reaches
+ * libfcgi.
+ */
+#ifndef INTAKE_H
+#define INTAKE_H
+
+#include "prelude.h"
+
+enum intake {
+	INTAKE_READY,		/* the prelude is in: FCGX_Accept_r reads it */
+	INTAKE_CLOSE		/* closed, too slow, unsound, or answered
+				   here (431, an unknown role): close it */
+};
+
+/*
+ * Waits up to timeout_ms on a kept connection for the first byte of its
+ * next request.  1 if it came; 0 if not (timed out, closed by the client,
+ * failed); -1 if a signal interrupted the wait.
+ */
+int		intake_idle(int fd, long timeout_ms);
+
+/*
+ * Waits until the whole prelude of fd's next request is in, up to
+ * deadline (clock_mono_ms()); buf has PRELUDE_MAX bytes to peek into.  A
+ * prelude past PRELUDE_MAX is answered 431, a role other than RESPONDER
+ * FCGI_UNKNOWN_ROLE (FastCGI 1.0, 5.5), here.
+ */
+enum intake	intake_prelude(int fd, long long deadline, unsigned char *buf);
+
+#endif /* INTAKE_H */
