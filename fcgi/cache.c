@@ -292,16 +292,36 @@ set_px(struct cache *c, const char *key, size_t keylen, const char *val,
 	return r;
 }
 
-enum err
-cache_set(struct cache *c, const char *key, size_t keylen, const char *val,
-    size_t len, long long ttl_ms)
-{
-	redisReply	*r;
-	enum err	 err;
+#define STORE_SCRIPT \
+	"if redis.call('get', KEYS[2]) ~= ARGV[1] then return 0 end " \
+	"redis.call('set', KEYS[1], ARGV[2], 'PX', ARGV[3]) " \
+	"return 1"
 
-	if ((r = set_px(c, key, keylen, val, len, ttl_ms, 0, &err)) == NULL)
-		return err;
-	return status_ok(r, "SET");
+enum err
+cache_store(struct cache *c, const char *key, size_t keylen, const char *val,
+    size_t len, long long ttl_ms, const char *lock, size_t locklen,
+    const char *token, size_t tokenlen)
+{
+	char		 ttlbuf[24];
+	const char	*argv[] = { "EVAL", STORE_SCRIPT, "2", key, lock, token,
+			    val, ttlbuf };
+	size_t		 argvlen[] = { 4, sizeof(STORE_SCRIPT) - 1, 1, keylen,
+			    locklen, tokenlen, len, 0 };
+	redisReply	*r;
+	int		 n, stored;
+
+	release_hit(c);
+	n = snprintf(ttlbuf, sizeof(ttlbuf), "%lld", ttl_ms);
+	if (n < 0 || (size_t)n >= sizeof(ttlbuf) || ttl_ms <= 0)
+		return ERR_INTERNAL;
+	argvlen[7] = (size_t)n;
+	if ((r = command(c, 8, argv, argvlen)) == NULL)
+		return ERR_CACHE_DOWN;
+	if (r->type != REDIS_REPLY_INTEGER)
+		return odd_reply(r, "EVAL (store)");
+	stored = r->integer == 1;
+	freeReplyObject(r);
+	return stored ? ERR_OK : ERR_CACHE_LOCKED;
 }
 
 enum err
@@ -407,20 +427,26 @@ cache_unlock(struct cache *c, const char *key, size_t keylen,
 	return ERR_OK;
 }
 
+#define PURGE_SCRIPT \
+	"local n = redis.call('del', KEYS[1]) " \
+	"redis.call('del', KEYS[2]) " \
+	"return n"
+
 enum err
-cache_del(struct cache *c, const char *key, size_t keylen,
-    long long *removed)
+cache_purge(struct cache *c, const char *key, size_t keylen,
+    const char *lock, size_t locklen, long long *removed)
 {
-	const char	*argv[] = { "DEL", key };
-	size_t		 argvlen[] = { 3, keylen };
+	const char	*argv[] = { "EVAL", PURGE_SCRIPT, "2", key, lock };
+	size_t		 argvlen[] = { 4, sizeof(PURGE_SCRIPT) - 1, 1, keylen,
+			    locklen };
 	redisReply	*r;
 
 	*removed = 0;
 	release_hit(c);
-	if ((r = command(c, 2, argv, argvlen)) == NULL)
+	if ((r = command(c, 5, argv, argvlen)) == NULL)
 		return ERR_CACHE_DOWN;
 	if (r->type != REDIS_REPLY_INTEGER)
-		return odd_reply(r, "DEL");
+		return odd_reply(r, "EVAL (purge)");
 	*removed = r->integer;
 	freeReplyObject(r);
 	return ERR_OK;

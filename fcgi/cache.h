@@ -56,9 +56,16 @@ enum err	 cache_get(struct cache *c, const char *key, size_t keylen,
 enum err	 cache_mget(struct cache *c, size_t n, const char *const *keys,
 		    const size_t *keylens, const char **vals, size_t *lens);
 
-/* SET key val PX ttl_ms.  ERR_OK, ERR_CACHE_DOWN or ERR_CACHE_REPLY. */
-enum err	 cache_set(struct cache *c, const char *key, size_t keylen,
-		    const char *val, size_t len, long long ttl_ms);
+/*
+ * SET key val PX ttl_ms, but only while lock still holds token (the fill
+ * that fetched val still owns the key: no purge came in between).
+ * ERR_OK, ERR_CACHE_LOCKED when the lock is gone or another's,
+ * ERR_CACHE_DOWN or ERR_CACHE_REPLY.
+ */
+enum err	 cache_store(struct cache *c, const char *key, size_t keylen,
+		    const char *val, size_t len, long long ttl_ms,
+		    const char *lock, size_t locklen, const char *token,
+		    size_t tokenlen);
 
 /*
  * SET key token NX PX ttl_ms: ERR_OK when taken, ERR_CACHE_LOCKED when
@@ -97,8 +104,12 @@ enum err	 cache_replace(struct cache *c, const char *key, size_t keylen,
 /* PING: ERR_OK when Redis answers (for /health). */
 enum err	 cache_ping(struct cache *c);
 
-/* DEL key; *removed is how many keys went (0 or 1). */
-enum err	 cache_del(struct cache *c, const char *key, size_t keylen,
-		    long long *removed);
+/*
+ * DEL key and its fill lock, in one step, so that a fill under way
+ * cannot store what it fetched before (cache_store); *removed is 1 if
+ * key was there, else 0.
+ */
+enum err	 cache_purge(struct cache *c, const char *key, size_t keylen,
+		    const char *lock, size_t locklen, long long *removed);
 
 #endif /* CACHE_H */

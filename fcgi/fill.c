@@ -182,12 +182,14 @@ fill_compress(struct fill *f, const struct fill_keys *k, const char *stored,
 }
 
 /*
- * Asks the upstream (unless the circuit is open) and, if store, writes the
- * entry: a 200 for CACHE_TTL + STALE_TTL, a 404 for NEGATIVE_TTL.
+ * Asks the upstream (unless the circuit is open) and, given the lock's
+ * token, stores the entry: a 200 for CACHE_TTL + STALE_TTL, a 404 for
+ * NEGATIVE_TTL; not if the lock is no longer the token's, as a purge
+ * removes it: what was fetched before a purge is not stored after it.
  */
 static void
-fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
-    struct fill_out *out)
+fetch(struct fill *f, const struct fill_keys *k, long timeout_ms,
+    const char *token, size_t tokenlen, struct fill_out *out)
 {
 	const struct config	*cfg = f->cfg;
 	struct upstream_answer	 a;
@@ -253,9 +255,20 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms, int store,
 	}
 	out->err = err;
 	/* A failed store still answers; the next request fills again. */
-	if (store && keep_ms > 0 && cache_set(f->cache, k->entry,
-	    k->entry_len, out->mem, len, keep_ms) == ERR_OK)
+	if (token == NULL || keep_ms <= 0)
+		return;
+	switch (cache_store(f->cache, k->entry, k->entry_len, out->mem, len,
+	    keep_ms, k->lock, k->lock_len, token, tokenlen)) {
+	case ERR_OK:
 		out->stored = out->cached = 1;
+		break;
+	case ERR_CACHE_LOCKED:
+		log_info("%s: %s: purged while fetched: not stored", __func__,
+		    k->path);
+		break;
+	default:
+		break;
+	}
 }
 
 /* The lock's TTL: the longest fetch, and the store and release after it. */
@@ -321,7 +334,7 @@ lead(struct fill *f, const struct fill_keys *k, const char *token,
 	struct cache_note	note, *with = NULL;
 	int			n;
 
-	fetch(f, k, timeout_ms, 1, out);
+	fetch(f, k, timeout_ms, token, tokenlen, out);
 	if (out->err != ERR_OK && !(out->err == ERR_NOT_FOUND &&
 	    out->stored)) {
 		n = snprintf(mark, sizeof(mark), "%.*s %d", (int)tokenlen,
@@ -487,7 +500,7 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 
 	memset(out, 0, sizeof(*out));
 	if (mode == FILL_NOSTORE) {
-		fetch(f, k, 0, 0, out);
+		fetch(f, k, 0, NULL, 0, out);
 		out->bypassed = ERR_CACHE_DOWN;
 		return;
 	}
@@ -518,7 +531,7 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 	}
 	/* Redis failed in between: answer from the upstream alone. */
 	if (mode == FILL_WAIT) {
-		fetch(f, k, 0, 0, out);
+		fetch(f, k, 0, NULL, 0, out);
 		out->bypassed = err;
 	} else
 		out->err = err;

@@ -389,8 +389,8 @@ serve_purge(struct serve *s, struct request *req, const struct fill_keys *k)
 		sent_error(s, req, ERR_UNAUTHORIZED, &rep, 0);
 		return;
 	}
-	if ((err = cache_del(s->cache, k->entry, k->entry_len,
-	    &removed)) != ERR_OK) {
+	if ((err = cache_purge(s->cache, k->entry, k->entry_len, k->lock,
+	    k->lock_len, &removed)) != ERR_OK) {
 		sent_error(s, req, err, NULL, 0);
 		return;
 	}

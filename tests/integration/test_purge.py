@@ -1,8 +1,11 @@
 """DELETE /get_todos[/<id>] with "Authorization: Bearer <PURGE_TOKEN>":
 the entry is gone from Redis for every front.  Without PURGE_TOKEN there
-is no DELETE at all; a refused purge changes nothing."""
+is no DELETE at all; a refused purge changes nothing; a fill under way when
+a purge comes does not store what it fetched."""
 
 import base64
+import threading
+import time
 
 import pytest
 
@@ -215,3 +218,25 @@ def test_refused_purges_leave_the_value_byte_identical(make_service, service, pu
     assert redis.cli("GET", KEY) == value
     assert redis.cli("KEYS", "*") == KEY
     untouched(purger, redis, upstream, value)
+
+
+def test_a_purge_during_a_fill_keeps_what_it_fetched_out_of_the_cache(purger, redis, upstream):
+    # The fill of /todos/7 takes 800 ms; the purge comes 300 ms into it.
+    # What that fill fetched dates from before the purge: it answers its own
+    # request, but is not stored, so the next request fetches again.
+    upstream.fault(path="/todos/7", mode="delay", delay_ms=800, times=1)
+    answers = {}
+    t = threading.Thread(target=lambda: answers.update(first=purger.get("/get_todos/7")))
+    t.start()
+    wait_for(lambda: upstream.count("/todos/7") == 1, 5, "the fill to reach the upstream")
+    time.sleep(0.1)
+    r = delete(purger, "/get_todos/7", headers=RIGHT)
+    assert r.status == 200 and r.json() == {"purged": False}, r
+    t.join(10)
+    first = answers["first"]
+    assert first.status == 200 and first.headers["x-cache"] == "MISS", first
+    assert redis.cli("EXISTS", "todos:v1:/todos/7") == "0"
+    r = get(purger, "/get_todos/7")
+    assert r.headers["x-cache"] == "MISS", r
+    assert upstream.count("/todos/7") == 2
+    assert get(purger, "/get_todos/7").headers["x-cache"] == "HIT"
