@@ -4,27 +4,44 @@
  * that lines from several responder processes do not interleave.  Access
  * lines, one per request, are batched (log_access): a write per request
  * cost about 15% of a hit.
+ *
+ * stderr may stop taking lines: a pipe or socket whose reader stalls (a
+ * stuck log collector).  Writes to those never wait (RWF_NOWAIT): a line
+ * that cannot go now waits in the batch, or, the batch full, is dropped
+ * and counted, and the count is written once stderr takes lines again.
+ * So a stalled log costs lines, never answers.  A terminal or a file is
+ * written to as before, waiting if it must.
  */
+#define _GNU_SOURCE		/* pwritev2, RWF_NOWAIT */
+#include <errno.h>
 #include <limits.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "log.h"
 
 static const char	*prog = "todos-fcgi";
 static enum log_level	 threshold = LOG_INFO;
+static int		 nowait;	/* stderr is a pipe or a socket */
 
 static const char *const names[] = { "error", "warn", "info", "debug" };
 
 void
 log_init(const char *progname, enum log_level level)
 {
+	struct stat	st;
+
 	if (progname != NULL)
 		prog = progname;
 	threshold = level;
+	nowait = fstat(STDERR_FILENO, &st) == 0 &&
+	    (S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode));
 }
 
 int
@@ -58,14 +75,70 @@ render(char *line, size_t size, enum log_level level, const char *fmt,
 }
 
 /*
- * One write(2) of a whole line or batch (atomic up to PIPE_BUF).  A failed
- * write to stderr has nowhere to be reported: the line is dropped.
+ * One write of a whole line or batch (atomic up to PIPE_BUF on a pipe):
+ * how much went, or -1 if nothing could go now (stderr not taking lines,
+ * or failing: a failed write to stderr has nowhere to be reported).
  */
-static void
+static ssize_t
 put(const char *buf, size_t len)
 {
-	if (write(STDERR_FILENO, buf, len) < 0)
+	struct iovec	iov = { (void *)(uintptr_t)buf, len };
+	ssize_t		n;
+
+	if (nowait) {
+		if ((n = pwritev2(STDERR_FILENO, &iov, 1, -1, RWF_NOWAIT)) >= 0 ||
+		    errno != EOPNOTSUPP)
+			return n;
+		nowait = 0;	/* a kernel without it: wait as before */
+	}
+	return write(STDERR_FILENO, buf, len);
+}
+
+static pthread_mutex_t	batch_mu = PTHREAD_MUTEX_INITIALIZER;
+static char		batch[PIPE_BUF];
+static size_t		batch_len;
+static unsigned long	dropped;	/* lines that found the batch full */
+
+/* Adds line[len] to the batch, or counts it dropped; batch_mu held. */
+static void
+add_locked(const char *line, size_t len)
+{
+	if (batch_len + len > sizeof(batch)) {
+		dropped++;
 		return;
+	}
+	memcpy(batch + batch_len, line, len);
+	batch_len += len;
+}
+
+/*
+ * Writes out what the batch holds, then the count of lines dropped, as
+ * far as stderr takes them now; batch_mu is held.  0 once all went.
+ */
+static int
+flush_locked(void)
+{
+	char	note[128];
+	ssize_t	n;
+	int	m;
+
+	if (batch_len > 0) {
+		if ((n = put(batch, batch_len)) <= 0)
+			return -1;
+		batch_len -= (size_t)n;
+		memmove(batch, batch + n, batch_len);
+		if (batch_len > 0)
+			return -1;
+	}
+	if (dropped > 0) {
+		m = snprintf(note, sizeof(note), "%s[%ld]: warn: log: %lu "
+		    "lines dropped: stderr was not taking them\n", prog,
+		    (long)getpid(), dropped);
+		if (m > 0 && (size_t)m < sizeof(note) &&
+		    put(note, (size_t)m) == m)
+			dropped = 0;
+	}
+	return 0;
 }
 
 void
@@ -73,6 +146,7 @@ log_msg(enum log_level level, const char *fmt, ...)
 {
 	char	 line[1024];
 	va_list	 ap;
+	ssize_t	 w;
 	int	 n;
 
 	if (!log_enabled(level))
@@ -80,21 +154,15 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_start(ap, fmt);
 	n = render(line, sizeof(line), level, fmt, ap);
 	va_end(ap);
-	if (n > 0)
-		put(line, (size_t)n);
-}
-
-static pthread_mutex_t	batch_mu = PTHREAD_MUTEX_INITIALIZER;
-static char		batch[PIPE_BUF];
-static size_t		batch_len;
-
-/* Writes the batch out; batch_mu is held. */
-static void
-flush_locked(void)
-{
-	if (batch_len > 0)
-		put(batch, batch_len);
-	batch_len = 0;
+	if (n <= 0)
+		return;
+	/* After what is batched; what cannot go now waits in the batch. */
+	pthread_mutex_lock(&batch_mu);
+	if (flush_locked() == -1 || (w = put(line, (size_t)n)) < 0)
+		add_locked(line, (size_t)n);
+	else if (w < n)
+		add_locked(line + w, (size_t)(n - w));
+	pthread_mutex_unlock(&batch_mu);
 }
 
 void
@@ -113,9 +181,8 @@ log_access(const char *fmt, ...)
 		return;
 	pthread_mutex_lock(&batch_mu);
 	if (batch_len + (size_t)n > sizeof(batch))
-		flush_locked();
-	memcpy(batch + batch_len, line, (size_t)n);
-	batch_len += (size_t)n;
+		(void)flush_locked();
+	add_locked(line, (size_t)n);
 	pthread_mutex_unlock(&batch_mu);
 }
 
@@ -123,6 +190,6 @@ void
 log_flush(void)
 {
 	pthread_mutex_lock(&batch_mu);
-	flush_locked();
+	(void)flush_locked();
 	pthread_mutex_unlock(&batch_mu);
 }

@@ -26,6 +26,8 @@ void	log_msg(enum log_level, const char *fmt, ...)
  * so batches of several processes never interleave), when it fills and
  * by log_flush().  Whoever calls log_access must call log_flush at least
  * every second and before exiting: a crash loses at most that second.
+ * When stderr (a pipe or socket) does not take lines, lines wait in the
+ * batch, then are dropped and counted; no call ever waits for it.
  */
 void	log_access(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
