@@ -130,13 +130,18 @@ daemon_run(const struct config *cfg, struct endpoint *ep, int workers,
 			log_info("%s: SIGHUP ignored (the configuration is "
 			    "read at start only)", __func__);
 		if (sig == SIGTERM || sig == SIGINT) {
-			if (!stopping)
+			/*
+			 * In-flight requests finish; then SIGKILL, counted
+			 * from the first signal: a supervisor that repeats
+			 * SIGTERM must not put it off.
+			 */
+			if (!stopping) {
 				log_info("%s: stopping %d workers", __func__,
 				    workers);
+				deadline = clock_mono_ms() +
+				    cfg->upstream_timeout_ms + 5000;
+			}
 			stopping = 1;
-			/* In-flight requests finish; then SIGKILL. */
-			deadline = clock_mono_ms() +
-			    cfg->upstream_timeout_ms + 5000;
 			for (i = 0; i < workers; i++)
 				if (pids[i] > 0)
 					(void)kill(pids[i], SIGTERM);

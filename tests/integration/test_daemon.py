@@ -309,3 +309,26 @@ def test_help_and_version():
     assert r.returncode == 0 and b"--listen" in r.stdout and b"--workers" in r.stdout
     r = subprocess.run([RESPONDER, "--version"], capture_output=True, timeout=10)
     assert r.returncode == 0 and r.stdout.startswith(b"todos-fcgi ")
+
+
+def test_a_frozen_worker_is_killed_after_the_grace_however_often_sigterm_comes(tmp_path, redis,
+                                                                            upstream):
+    # Grace: UPSTREAM_TIMEOUT_MS + 5 s = 6 s from the first SIGTERM.  A
+    # supervisor repeating SIGTERM every 0.5 s must not put it off.
+    d = start_daemon(tmp_path, redis, upstream, workers=1, UPSTREAM_TIMEOUT_MS="1000")
+    try:
+        worker = children(d.pid)[0]
+        os.kill(worker, signal.SIGSTOP)
+        start = time.monotonic()
+        while d.poll() is None and time.monotonic() - start < 15:
+            d.send_signal(signal.SIGTERM)
+            time.sleep(0.5)
+        took = time.monotonic() - start
+        assert d.poll() is not None, "the daemon still waits for a frozen worker after 15 s"
+        assert 5.5 <= took <= 8.0, took
+        assert not pid_alive(worker)
+    finally:
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+        d.logfile.close()
