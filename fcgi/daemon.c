@@ -42,6 +42,7 @@ spawn(const struct config *cfg, int fd, const struct peers *peers)
 		return -1;
 	}
 	if (pid == 0) {
+		log_forked();
 		/* Still blocked: a SIGTERM sent at once waits for the worker. */
 		worker_signals(&set);
 		(void)sigprocmask(SIG_BLOCK, &set, NULL);
@@ -126,6 +127,7 @@ daemon_run(const struct config *cfg, struct endpoint *ep, int workers,
 	for (;;) {
 		int	sig = sigtimedwait(&set, &info, &tick);
 
+		log_flush();	/* what waited for a stalled stderr */
 		if (sig == SIGHUP)
 			log_info("%s: SIGHUP ignored (the configuration is "
 			    "read at start only)", __func__);
@@ -177,5 +179,6 @@ daemon_run(const struct config *cfg, struct endpoint *ep, int workers,
 	free(pids);
 	free(born);
 	log_info("%s: stopped", __func__);
+	log_flush();
 	return EXIT_SUCCESS;
 }

@@ -1,11 +1,12 @@
 /*
  * intake.c: waits for a FastCGI request to arrive whole before libfcgi
- * reads it.  libfcgi reads a request's prelude inside FCGX_Accept_r, one
- * read at a time, with no bound on its size or on the time it takes; a
- * read deadline alone bounds each read, not their sum, so a client that
+ * reads it.  libfcgi reads a request inside FCGX_Accept_r and FCGX_GetStr,
+ * one read at a time, with no bound on its size or on the time it takes;
+ * a read deadline alone bounds each read, not their sum, so a client that
  * sends a byte now and then would hold a thread for ever.  Here the
  * connection is peeked at (MSG_PEEK: the bytes stay for libfcgi) until
- * prelude_check() says the prelude is whole, or the deadline passes.
+ * prelude_check() says the request is whole (its body too, up to
+ * PRELUDE_MAX in all), or the deadline passes.
  *
  * Peeks copy, so they are made only once FIONREAD shows the bytes the
  * next record needs; while part of one is in, poll(2) cannot wait for
@@ -74,20 +75,30 @@ end_request(unsigned char *h, int id, int ps)
 	return FCGI_HEADER_LEN + 8;
 }
 
-/*
- * Sends buf[len] (the write deadline bounds it), then reads and drops what
- * the client still sends, for a moment: closing with unread input resets
- * a TCP connection, and the reset can destroy the answer before the web
- * server has read it.
- */
-static void
-answer_and_linger(int fd, const unsigned char *buf, size_t len)
+void
+intake_linger(int fd)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	char		 junk[4096];
 	long long	 until = clock_mono_ms() + LINGER_MS, left;
 	size_t		 total = 0;
 	ssize_t		 n;
+
+	(void)shutdown(fd, SHUT_WR);
+	while (total < LINGER_BYTES &&
+	    (left = until - clock_mono_ms()) > 0 &&
+	    poll(&pfd, 1, (int)left) > 0) {
+		if ((n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) <= 0)
+			break;
+		total += (size_t)n;
+	}
+}
+
+/* Sends buf[len] (the write deadline bounds it), then lingers. */
+static void
+answer_and_linger(int fd, const unsigned char *buf, size_t len)
+{
+	ssize_t	n;
 
 	while (len > 0) {
 		if ((n = send(fd, buf, len, MSG_NOSIGNAL)) == -1) {
@@ -98,14 +109,7 @@ answer_and_linger(int fd, const unsigned char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
-	(void)shutdown(fd, SHUT_WR);
-	while (total < LINGER_BYTES &&
-	    (left = until - clock_mono_ms()) > 0 &&
-	    poll(&pfd, 1, (int)left) > 0) {
-		if ((n = recv(fd, junk, sizeof(junk), MSG_DONTWAIT)) <= 0)
-			break;
-		total += (size_t)n;
-	}
+	intake_linger(fd);
 }
 
 /* 431 in JSON, as the responder answers every error. */
@@ -159,6 +163,8 @@ intake_prelude(int fd, long long deadline, unsigned char *buf)
 			switch (prelude_check(buf, (size_t)n, &p)) {
 			case PRELUDE_READY:
 				return INTAKE_READY;
+			case PRELUDE_BODY:
+				return INTAKE_BODY;
 			case PRELUDE_MORE:
 				need = p.need;
 				nap = 1;
@@ -201,7 +207,7 @@ intake_prelude(int fd, long long deadline, unsigned char *buf)
 			    (size_t)avail < need)
 				return INTAKE_CLOSE;
 		}
-		if (avail > 0 && nap < NAP_MAX_MS)
-			nap *= 2;
+		if (avail > 0)
+			nap = nap * 2 > NAP_MAX_MS ? NAP_MAX_MS : nap * 2;
 	}
 }

@@ -156,6 +156,10 @@ log_msg(enum log_level level, const char *fmt, ...)
 	va_end(ap);
 	if (n <= 0)
 		return;
+	if (!nowait) {		/* a terminal or a file: as it comes */
+		(void)put(line, (size_t)n);
+		return;
+	}
 	/* After what is batched; what cannot go now waits in the batch. */
 	pthread_mutex_lock(&batch_mu);
 	if (flush_locked() == -1 || (w = put(line, (size_t)n)) < 0)
@@ -184,6 +188,13 @@ log_access(const char *fmt, ...)
 		(void)flush_locked();
 	add_locked(line, (size_t)n);
 	pthread_mutex_unlock(&batch_mu);
+}
+
+void
+log_forked(void)
+{
+	batch_len = 0;
+	dropped = 0;
 }
 
 void

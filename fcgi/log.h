@@ -33,6 +33,12 @@ void	log_access(const char *fmt, ...)
 	    __attribute__((format(printf, 1, 2)));
 void	log_flush(void);
 
+/*
+ * In a child just forked: forgets the parent's batch, which the parent
+ * writes itself.
+ */
+void	log_forked(void);
+
 #define log_error(...)	log_msg(LOG_ERROR, __VA_ARGS__)
 #define log_warn(...)	log_msg(LOG_WARN, __VA_ARGS__)
 #define log_info(...)	log_msg(LOG_INFO, __VA_ARGS__)

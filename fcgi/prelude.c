@@ -1,13 +1,12 @@
 /*
- * prelude.c: is the start of a FastCGI request whole, and sound?  Walks
- * the records at the front of a connection (FastCGI 1.0, section 3.3):
- * FCGI_GET_VALUES (the one management record there is; libfcgi leaks a
- * little on others) and aborts of earlier requests are passed over, for
- * libfcgi to answer or pass over; then BEGIN_REQUEST names the request and its
- * role; then its PARAMS records, whose contents concatenated are the
- * name-value pairs (section 3.4), up to an empty PARAMS record.  No I/O,
- * no allocation: the caller peeks, asks, and peeks again once p->need
- * bytes have come.
+ * prelude.c: is a FastCGI request whole, and sound?  Walks the records
+ * at the front of a connection (FastCGI 1.0, section 3.3): BEGIN_REQUEST
+ * names the request and its role; then its PARAMS records, whose contents
+ * concatenated are the name-value pairs (section 3.4), up to an empty
+ * PARAMS record; then its STDIN records, the body no route takes, up to
+ * an empty one.  Web servers send nothing else; management records, which
+ * libfcgi mishandles, are refused.  No I/O, no allocation: the caller
+ * peeks, asks, and peeks again once p->need bytes have come.
  */
 #include <string.h>
 
@@ -87,12 +86,13 @@ prelude_check(const unsigned char *buf, size_t len, struct prelude *p)
 	struct params		 ps = { buf, seg, 0, 0 };
 	const unsigned char	*h, *c;
 	size_t			 off = 0, end, content;
-	int			 records, type, id, begun = 0;
+	int			 records, type, id;
+	enum { BEGIN, PARAMS, STDIN } at = BEGIN;
 
 	memset(p, 0, sizeof(*p));
 	for (records = 1; ; records++) {
 		if (records > PRELUDE_RECORDS)
-			return PRELUDE_TOO_BIG;
+			return at == STDIN ? PRELUDE_BODY : PRELUDE_TOO_BIG;
 		if (len - off < HEADER_LEN) {
 			end = off + HEADER_LEN;
 			break;
@@ -107,37 +107,45 @@ prelude_check(const unsigned char *buf, size_t len, struct prelude *p)
 		if (len < end)
 			break;
 		c = h + HEADER_LEN;
-		if (!begun) {
-			if ((id == FCGI_NULL_REQUEST_ID &&
-			    type == FCGI_GET_VALUES) ||
-			    (id != FCGI_NULL_REQUEST_ID &&
-			    type == FCGI_ABORT_REQUEST))
-				;	/* libfcgi answers or passes over it */
-			else if (type == FCGI_BEGIN_REQUEST && content >= 8) {
-				begun = 1;
-				p->id = id;
-				p->role = (c[0] << 8) | c[1];
-				p->keep = (c[2] & FCGI_KEEP_CONN) != 0;
-				if (p->role != FCGI_RESPONDER)
-					return PRELUDE_ROLE;
-			} else
+		switch (at) {
+		case BEGIN:
+			if (type != FCGI_BEGIN_REQUEST || content != 8 ||
+			    id == FCGI_NULL_REQUEST_ID)
 				return PRELUDE_BAD;
-		} else if (type != FCGI_PARAMS || id != p->id)
-			return PRELUDE_BAD;	/* an abort, a second request */
-		else if (content == 0) {
+			p->id = id;
+			p->role = (c[0] << 8) | c[1];
+			p->keep = (c[2] & FCGI_KEEP_CONN) != 0;
+			if (p->role != FCGI_RESPONDER)
+				return PRELUDE_ROLE;
+			at = PARAMS;
+			break;
+		case PARAMS:
+			if (type != FCGI_PARAMS || id != p->id)
+				return PRELUDE_BAD;
+			if (content > 0) {
+				seg[ps.nseg].off = off + HEADER_LEN;
+				seg[ps.nseg++].len = content;
+				ps.total += content;
+				break;
+			}
 			if (!pairs_fit(&ps))
 				return PRELUDE_BAD;
-			p->len = end;
-			return PRELUDE_READY;
-		} else {
-			seg[ps.nseg].off = off + HEADER_LEN;
-			seg[ps.nseg++].len = content;
-			ps.total += content;
+			p->len = end;	/* PRELUDE_BODY's length */
+			at = STDIN;
+			break;
+		case STDIN:
+			if (type != FCGI_STDIN || id != p->id)
+				return PRELUDE_BAD;
+			if (content == 0) {
+				p->len = end;
+				return PRELUDE_READY;
+			}
+			break;
 		}
 		off = end;
 	}
 	if (end > PRELUDE_MAX)
-		return PRELUDE_TOO_BIG;
+		return at == STDIN ? PRELUDE_BODY : PRELUDE_TOO_BIG;
 	p->need = end;
 	return PRELUDE_MORE;
 }

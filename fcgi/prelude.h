@@ -1,9 +1,11 @@
 /*
- * prelude.h: the start of a FastCGI request (BEGIN_REQUEST, then PARAMS
- * up to the empty record), checked before libfcgi reads it.  worker.c
- * peeks at a connection until the prelude is whole, so that libfcgi never
- * waits on a slow client inside FCGX_Accept_r, and never sees a record
- * it mishandles (a name-value length that overflows its allocation).
+ * prelude.h: a FastCGI request as it arrives (BEGIN_REQUEST, then PARAMS
+ * up to the empty record, then STDIN up to the empty record), checked
+ * before libfcgi reads it.  intake.c peeks at a connection until the
+ * request is whole, so that libfcgi never waits on a slow client, and
+ * never sees a record it mishandles: a name-value length that overflows
+ * its allocation, or any management record (its answer to GET_VALUES
+ * overflows a stack buffer).
  */
 #ifndef PRELUDE_H
 #define PRELUDE_H
@@ -13,13 +15,16 @@
 /* The most a prelude may take: the request line and headers, framed. */
 #define PRELUDE_MAX	65536
 /* Records in one prelude: web servers send a few. */
-#define PRELUDE_RECORDS	64
+#define PRELUDE_RECORDS	256
 
 enum prelude_state {
 	PRELUDE_MORE,		/* not whole yet: have p->need bytes first */
-	PRELUDE_READY,		/* whole and sound: p->len bytes */
+	PRELUDE_READY,		/* whole and sound, body too: p->len bytes */
+	PRELUDE_BODY,		/* BEGIN_REQUEST and PARAMS whole and sound
+				   (p->len bytes), the body past the bounds:
+				   serve, then close without reading it */
 	PRELUDE_BAD,		/* not FastCGI as web servers speak it */
-	PRELUDE_TOO_BIG,	/* past PRELUDE_MAX or PRELUDE_RECORDS */
+	PRELUDE_TOO_BIG,	/* PARAMS past PRELUDE_MAX or PRELUDE_RECORDS */
 	PRELUDE_ROLE		/* a role other than RESPONDER: p->role */
 };
 
@@ -33,9 +38,9 @@ struct prelude {
 
 /*
  * Checks the len bytes at buf, the first of a connection's next request:
- * FCGI_GET_VALUES management records and aborts of earlier requests, then
  * BEGIN_REQUEST, then PARAMS records of that request whose name-value
- * pairs fit in them, to the empty one.  Pure.
+ * pairs fit in them, to the empty one, then its STDIN records to the
+ * empty one.  Nothing else, management records included.  Pure.
  */
 enum prelude_state	prelude_check(const unsigned char *buf, size_t len,
 			    struct prelude *p);

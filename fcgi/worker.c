@@ -193,27 +193,19 @@ drop(struct request_thread *t)
 }
 
 /*
- * Reads what is left of the request's body (no route takes one), up to
- * 1 MiB: closing a TCP connection with unread input resets it, and the
- * reset can destroy the answer before the web server has read it; on a
- * kept connection it would be read as the next request.  Past 1 MiB, or
- * FCGI_IO_TIMEOUT_MS, the client is only talking: the connection is
- * dropped.
+ * Reads the request's body through libfcgi (no route takes one).  intake
+ * saw all of it in the socket, so this never waits.  Left unread, it
+ * would be read as the next request of a kept connection, and closing a
+ * TCP connection with unread input resets it, which can destroy the
+ * answer before the web server has read it.
  */
 static void
 discard_input(struct request_thread *t)
 {
-	char		buf[4096];
-	size_t		total = 0;
-	long long	until = clock_mono_ms() + t->w->cfg->io_timeout_ms;
-	int		n;
+	char	buf[4096];
 
-	while ((n = FCGX_GetStr(buf, sizeof(buf), t->req.in)) > 0)
-		if ((total += (size_t)n) > 1024 * 1024 ||
-		    clock_mono_ms() > until) {
-			t->req.keepConnection = 0;
-			return;
-		}
+	while (FCGX_GetStr(buf, sizeof(buf), t->req.in) > 0)
+		;
 }
 
 static void *
@@ -223,6 +215,7 @@ request_main(void *arg)
 	struct request		 r;
 	sigset_t		 wake;
 	long			 io_timeout_ms = t->w->cfg->io_timeout_ms;
+	enum intake		 in;
 
 	sigemptyset(&wake);
 	sigaddset(&wake, WAKE_SIGNAL);
@@ -253,8 +246,8 @@ request_main(void *arg)
 		}
 		/* A request has begun: it is served, even through a stop. */
 		(void)set_waiting(t, 0);
-		if (intake_prelude(t->req.ipcFd, clock_mono_ms() +
-		    io_timeout_ms, t->peek) != INTAKE_READY) {
+		if ((in = intake_prelude(t->req.ipcFd, clock_mono_ms() +
+		    io_timeout_ms, t->peek)) == INTAKE_CLOSE) {
 			drop(t);
 			continue;
 		}
@@ -275,7 +268,20 @@ request_main(void *arg)
 		serve_request(&t->s, &r);
 		if (FCGX_GetError(t->req.out) != 0)
 			drop(t);
-		else
+		else if (in == INTAKE_BODY) {
+			/*
+			 * A body past the bounds is not read through libfcgi:
+			 * the answer and its end go out, the connection is
+			 * kept from libfcgi's close, then ours drains it.
+			 */
+			t->req.keepConnection = 1;
+			FCGX_Finish_r(&t->req);
+			if (t->req.ipcFd >= 0) {
+				intake_linger(t->req.ipcFd);
+				drop(t);
+			}
+			continue;
+		} else
 			discard_input(t);
 		FCGX_Finish_r(&t->req);
 	}

@@ -7,12 +7,14 @@
  *
  * What must hold, from prelude.h:
  *   - MORE asks for more than it has, and no more than PRELUDE_MAX;
- *   - READY covers no more than it has, and was a BEGIN_REQUEST for a
- *     RESPONDER;
- *   - on READY, the PARAMS content, gathered here the simple way (copied
+ *   - READY and BODY cover no more than it has, for a RESPONDER, every
+ *     record of the request's own id (no management record, which
+ *     libfcgi mishandles), the last an empty STDIN (READY) or PARAMS
+ *     (BODY);
+ *   - on both, the PARAMS content, gathered here the simple way (copied
  *     together), splits into name-value pairs that end exactly at its end
  *     (what libfcgi's ReadParams assumes), no length past what is left;
- *   - a prefix of a READY prelude is never READY before its end.
+ *   - a prefix of a READY request is never READY before its end.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +38,9 @@ gather(const unsigned char *b, size_t len, int id, size_t *total)
 	while (off + 8 <= len) {
 		n = ((size_t)b[off + 4] << 8) | b[off + 5];
 		CHECK(off + 8 + n + b[off + 6] <= len);
+		CHECK(((b[off + 2] << 8) | b[off + 3]) == id);
+		if (off + 8 + n + b[off + 6] == len)
+			CHECK(n == 0);	/* the empty STDIN or PARAMS */
 		if (b[off + 1] == FCGI_BEGIN_REQUEST &&
 		    ((b[off + 2] << 8) | b[off + 3]) == id)
 			begun = 1;
@@ -79,7 +84,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(p.need > size && p.need <= PRELUDE_MAX);
 		break;
 	case PRELUDE_READY:
-		CHECK(p.len <= size && p.role == FCGI_RESPONDER);
+	case PRELUDE_BODY:
+		CHECK(p.len <= size && p.role == FCGI_RESPONDER && p.id != 0);
 		c = gather(b, p.len, p.id, &total);
 		while (pos < total) {
 			name = length(c, total, &pos);
@@ -88,7 +94,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			pos += name + value;
 		}
 		free(c);
-		CHECK(prelude_check(b, p.len - 1, &q) != PRELUDE_READY);
+		if (prelude_check(b, size, &q) == PRELUDE_READY)
+			CHECK(prelude_check(b, p.len - 1, &q) != PRELUDE_READY);
 		break;
 	case PRELUDE_ROLE:
 		CHECK(p.role != FCGI_RESPONDER);

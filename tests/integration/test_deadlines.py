@@ -265,6 +265,23 @@ def test_a_request_must_arrive_whole_within_the_deadline(start_daemon):
         thread_serves_again(d.port, "/get_todos/6", 5)
     finally:
         s.close()
+    # The same with the body: headers whole, STDIN a byte every 100 ms.
+    s = connect(d.port)
+    try:
+        s.sendall(begin_request() + stream[:-8])  # all but the empty STDIN
+        start = time.monotonic()
+        closed = None
+        for i in range(30):
+            time.sleep(0.1)
+            if closed_now(s):
+                closed = time.monotonic() - start
+                break
+            s.sendall(record(FCGI_STDIN, b"x"))
+        assert closed is not None, "a body dripping a byte every 100 ms still connected after 3 s"
+        assert 0.45 <= closed <= 1.5, closed
+        thread_serves_again(d.port, "/get_todos/7", 6)
+    finally:
+        s.close()
 
 
 # --- c. the write deadline -------------------------------------------------

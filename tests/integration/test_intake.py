@@ -6,7 +6,12 @@ checked, before libfcgi reads it (fcgi/intake.c, fcgi/prelude.c):
 - a prelude past 64 KiB is answered 431 in JSON, without the worker
   holding what was sent; one just under it is served;
 - a record other than PARAMS inside the PARAMS stream (an abort, a second
-  request) closes the connection: the request is not run;
+  request), or a management record anywhere (libfcgi's answer to four
+  GET_VALUES names overflows its stack), closes the connection: the
+  request is not run, the worker lives on;
+- a body is read whole before the request runs; one past 64 KiB is not
+  read at all: the request is answered (405: no route takes a body), then
+  the connection closed;
 - a kept connection's request that has begun when the daemon is told to
   stop is still answered.
 
@@ -25,6 +30,7 @@ from test_deadlines import (FCGI_BEGIN_REQUEST, FCGI_END_REQUEST, FCGI_PARAMS, F
                             start_daemon)  # noqa: F401 (a fixture)
 
 FCGI_ABORT_REQUEST = 2
+FCGI_GET_VALUES = 9
 REQUEST_COMPLETE = 0
 
 
@@ -175,3 +181,88 @@ def test_a_kept_connections_begun_request_is_answered_through_a_stop(start_daemo
     finally:
         s.close()
     d.wait(20)
+
+
+def pair(name, value):
+    return bytes([len(name), len(value)]) + name + value
+
+
+def test_management_records_close_without_harm(start_daemon, upstream):
+    d = start_daemon(FCGI_THREADS=2)
+    worker = children(d.pid)
+    get_values = record(FCGI_GET_VALUES, pair(b"FCGI_MPXS_CONNS", b"") * 4, request_id=0)
+    stream = params_stream("/get_todos/12")
+    params, stdin = stream[:-8], stream[-8:]  # all PARAMS records; the empty STDIN
+    for sent in (get_values + begin_request() + stream,
+                 begin_request() + params + record(FCGI_STDIN, b"x") + get_values + stdin):
+        s = connect(d.port)
+        try:
+            s.sendall(sent)
+            data, closed = read_to_end(s, 3)
+            assert closed is not None and data == b"", data
+        finally:
+            s.close()
+    assert upstream.count("/todos/12") == 0
+    assert children(d.pid) == worker, "the worker died"
+    status, _, body = answer_of(parse_records(exchange(d.port, "/get_todos/12")))
+    assert status == 200 and body == fcgi_body(11)
+
+
+def exchange(port, uri):
+    s = connect(port)
+    try:
+        s.sendall(begin_request() + params_stream(uri))
+        data, _ = read_to_end(s, 5)
+        return data
+    finally:
+        s.close()
+
+
+def post(uri, body, keep=0):
+    """A POST of body to uri, in STDIN records of 32 KiB at most."""
+    def p(k, v):
+        k, v = k.encode(), v.encode()
+        return bytes([len(k), len(v)]) + k + v
+    params = b"".join(p(k, v) for k, v in {
+        "REQUEST_METHOD": "POST", "REQUEST_URI": uri, "SERVER_PROTOCOL": "HTTP/1.1",
+        "CONTENT_LENGTH": str(len(body)), "SCRIPT_NAME": ""}.items())
+    chunks = b"".join(record(FCGI_STDIN, body[i:i + 32768]) for i in range(0, len(body), 32768))
+    return (record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, keep)) + record(FCGI_PARAMS, params)
+            + record(FCGI_PARAMS) + chunks + record(FCGI_STDIN))
+
+
+def test_a_body_is_read_whole_or_not_at_all(start_daemon):
+    d = start_daemon(FCGI_THREADS=2)
+    # Small, on a kept connection: 405, and the connection serves the next.
+    s = connect(d.port)
+    try:
+        s.sendall(post("/get_todos/1", b"a=1" * 100, keep=1))
+        data = b""
+        while not any(k == FCGI_END_REQUEST for k, _ in parse_records(data)):
+            s.settimeout(5)
+            chunk = s.recv(65536)
+            assert chunk, data
+            data += chunk
+        status, headers, _ = answer_of(parse_records(data))
+        assert status == 405 and headers["Allow"] == "GET, HEAD"
+        s.sendall(record(FCGI_BEGIN_REQUEST, struct.pack(">HB5x", 1, 0))
+                  + params_stream("/get_todos/2"))
+        data, closed = read_to_end(s, 5)
+        status, _, body = answer_of(parse_records(data))
+        assert status == 200 and body == fcgi_body(1)
+    finally:
+        s.close()
+    # 256 KiB: answered once the request line is in, then closed.
+    s = connect(d.port)
+    try:
+        try:
+            s.sendall(post("/get_todos/1", b"x" * (256 << 10)))
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        data, closed = read_to_end(s, 5)
+    finally:
+        s.close()
+    records = parse_records(data)
+    status, _, _ = answer_of(records)
+    assert status == 405
+    assert records[-1] == (FCGI_END_REQUEST, struct.pack(">IB3x", 0, REQUEST_COMPLETE))

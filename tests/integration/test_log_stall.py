@@ -1,7 +1,7 @@
 """stderr that stops taking lines (a pipe whose reader stalls: a stuck log
-collector) costs access lines, never answers: one thread at a time waits
-in write(2), the others go on, and once the reader is back the count of
-dropped lines is written (fcgi/log.c)."""
+collector) costs access lines, never answers: writes to a pipe never wait,
+lines that cannot go are dropped and counted, and once the reader is back
+the count is written (fcgi/log.c)."""
 
 import fcntl
 import os
@@ -34,7 +34,7 @@ def test_a_stalled_stderr_does_not_stop_answers(tmp_path, redis, upstream):
             assert status == 200 and body == fcgi_body(0), \
                 f"request {i} of {n}: status {status} after {took:.2f}s"
             slowest = max(slowest, took)
-        assert slowest < 1.0, slowest
+        assert slowest < 2.5, slowest  # blocked, each would wait out the 5 s
         # The reader is back: what waited is written, then the count.
         os.set_blocking(proc.stderr.fileno(), False)
         seen = b""

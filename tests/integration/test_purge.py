@@ -221,10 +221,10 @@ def test_refused_purges_leave_the_value_byte_identical(make_service, service, pu
 
 
 def test_a_purge_during_a_fill_keeps_what_it_fetched_out_of_the_cache(purger, redis, upstream):
-    # The fill of /todos/7 takes 800 ms; the purge comes 300 ms into it.
+    # The fill of /todos/7 takes 1.2 s; the purge comes early in it.
     # What that fill fetched dates from before the purge: it answers its own
     # request, but is not stored, so the next request fetches again.
-    upstream.fault(path="/todos/7", mode="delay", delay_ms=800, times=1)
+    upstream.fault(path="/todos/7", mode="delay", delay_ms=1200, times=1)
     answers = {}
     t = threading.Thread(target=lambda: answers.update(first=purger.get("/get_todos/7")))
     t.start()
