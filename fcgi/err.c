@@ -26,6 +26,7 @@ static const struct {
 	[ERR_NOMEM] =		{ 500, "out of memory" },
 	[ERR_INTERNAL] =	{ 500, "internal error" },
 	[ERR_HEADERS_TOO_BIG] =	{ 431, "request headers too large" },
+	[ERR_BODY_TOO_BIG] =	{ 413, "request body too large" },
 };
 
 const char *

@@ -28,6 +28,7 @@ enum err {
 	ERR_NOMEM,
 	ERR_INTERNAL,		/* a bug or an impossible state */
 	ERR_HEADERS_TOO_BIG,	/* the request's PARAMS past PRELUDE_MAX */
+	ERR_BODY_TOO_BIG,	/* its body takes it past PRELUDE_MAX */
 	ERR__COUNT
 };
 

@@ -5,8 +5,8 @@
  * a read deadline alone bounds each read, not their sum, so a client that
  * sends a byte now and then would hold a thread for ever.  Here the
  * connection is peeked at (MSG_PEEK: the bytes stay for libfcgi) until
- * prelude_check() says the request is whole (its body too, up to
- * PRELUDE_MAX in all), or the deadline passes.
+ * prelude_check() says the request is whole (its body too, if small), or
+ * the deadline passes.
  *
  * Peeks copy, so they are made only once FIONREAD shows the bytes the
  * next record needs; while part of one is in, poll(2) cannot wait for
@@ -75,8 +75,14 @@ end_request(unsigned char *h, int id, int ps)
 	return FCGI_HEADER_LEN + 8;
 }
 
-void
-intake_linger(int fd)
+/*
+ * Before closing a connection whose client may still be sending: ends
+ * our side, then reads and drops what comes for a moment (1 s, 4 MiB), so
+ * that the close does not reset the connection and destroy the answer
+ * before the web server has read it.
+ */
+static void
+linger(int fd)
 {
 	struct pollfd	 pfd = { fd, POLLIN, 0 };
 	char		 junk[4096];
@@ -109,12 +115,12 @@ answer_and_linger(int fd, const unsigned char *buf, size_t len)
 		buf += n;
 		len -= (size_t)n;
 	}
-	intake_linger(fd);
+	linger(fd);
 }
 
-/* 431 in JSON, as the responder answers every error. */
+/* An error answer in JSON (431, 413), as the responder answers them all. */
 static void
-too_big(int fd, int id)
+refuse(int fd, int id, enum err e)
 {
 	unsigned char	 rec[FCGI_HEADER_LEN + REPLY_HEAD_MAX +
 			    REPLY_ERROR_MAX + 2 * FCGI_HEADER_LEN + 8];
@@ -124,9 +130,8 @@ too_big(int fd, int id)
 	int		 n, b;
 
 	memset(&r, 0, sizeof(r));
-	r.status = err_status(ERR_HEADERS_TOO_BIG);
-	if ((b = reply_error_body(body, sizeof(body),
-	    ERR_HEADERS_TOO_BIG)) == -1 ||
+	r.status = err_status(e);
+	if ((b = reply_error_body(body, sizeof(body), e)) == -1 ||
 	    (n = reply_head((char *)rec + off, REPLY_HEAD_MAX, &r,
 	    (size_t)b)) == -1)
 		return;
@@ -137,6 +142,66 @@ too_big(int fd, int id)
 	off += header(rec + off, FCGI_STDOUT, id, 0);
 	off += end_request(rec + off, id, FCGI_REQUEST_COMPLETE);
 	answer_and_linger(fd, rec, off);
+}
+
+/*
+ * Reads len bytes into buf (NULL: drops them), waiting for them until
+ * deadline.  0, or -1 if they did not come.
+ */
+static int
+take(int fd, unsigned char *buf, size_t len, long long deadline)
+{
+	struct pollfd	pfd = { fd, POLLIN, 0 };
+	unsigned char	junk[4096];
+	long long	left;
+	ssize_t		n;
+
+	while (len > 0) {
+		n = recv(fd, buf != NULL ? buf : junk, buf != NULL ? len :
+		    len < sizeof(junk) ? len : sizeof(junk), MSG_DONTWAIT);
+		if (n > 0) {
+			len -= (size_t)n;
+			if (buf != NULL)
+				buf += n;
+			continue;
+		}
+		if (n == 0 || (errno != EAGAIN && errno != EINTR))
+			return -1;
+		if ((left = deadline - clock_mono_ms()) <= 0)
+			return -1;
+		(void)poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff :
+		    (int)left);
+	}
+	return 0;
+}
+
+/*
+ * A body past PRELUDE_BODY_MAX (no route takes one): read to its end,
+ * never by libfcgi, then answered 413.  It is not waited for whole in the
+ * socket: a web server that streams a body (Apache) sends only part of it
+ * until some is read.  And it must be let finish sending before the answer
+ * and the close, or it reports a broken pipe instead of the answer.
+ */
+static void
+drain_body(int fd, const struct prelude *p, long long deadline)
+{
+	unsigned char	h[FCGI_HEADER_LEN];
+	size_t		content;
+
+	if (take(fd, NULL, p->len, deadline) == -1)
+		return;
+	for (;;) {
+		if (take(fd, h, sizeof(h), deadline) == -1 ||
+		    h[0] != FCGI_VERSION_1 || h[1] != FCGI_STDIN ||
+		    ((h[2] << 8) | h[3]) != p->id)
+			return;
+		content = ((size_t)h[4] << 8) | h[5];
+		if (take(fd, NULL, content + h[6], deadline) == -1)
+			return;
+		if (content == 0)
+			break;
+	}
+	refuse(fd, p->id, ERR_BODY_TOO_BIG);
 }
 
 enum intake
@@ -164,14 +229,15 @@ intake_prelude(int fd, long long deadline, unsigned char *buf)
 			case PRELUDE_READY:
 				return INTAKE_READY;
 			case PRELUDE_BODY:
-				return INTAKE_BODY;
+				drain_body(fd, &p, deadline);
+				return INTAKE_CLOSE;
 			case PRELUDE_MORE:
 				need = p.need;
 				nap = 1;
 				break;
 			case PRELUDE_TOO_BIG:
 				if (p.id != 0)
-					too_big(fd, p.id);
+					refuse(fd, p.id, ERR_HEADERS_TOO_BIG);
 				return INTAKE_CLOSE;
 			case PRELUDE_ROLE:
 				if (atomic_exchange(&logged, 1) == 0)

@@ -13,10 +13,8 @@
 
 enum intake {
 	INTAKE_READY,		/* the request is in: libfcgi reads it */
-	INTAKE_BODY,		/* its prelude is in, its body past the
-				   bounds: serve it, then intake_linger() */
 	INTAKE_CLOSE		/* closed, too slow, unsound, or answered
-				   here (431, an unknown role): close it */
+				   here (431, 413, an unknown role): close */
 };
 
 /*
@@ -28,18 +26,11 @@ int		intake_idle(int fd, long timeout_ms);
 
 /*
  * Waits until the whole of fd's next request is in, up to deadline
- * (clock_mono_ms()); buf has PRELUDE_MAX bytes to peek into.  PARAMS past
- * PRELUDE_MAX are answered 431, a role other than RESPONDER
- * FCGI_UNKNOWN_ROLE (FastCGI 1.0, 5.5), here.
+ * (clock_mono_ms()); buf has PRELUDE_MAX bytes to peek into.  Answered
+ * here: PARAMS past PRELUDE_MAX, 431; a body that takes the request past
+ * it, 413 once it is read (no route takes a body); a role other than
+ * RESPONDER, FCGI_UNKNOWN_ROLE (FastCGI 1.0, 5.5).
  */
 enum intake	intake_prelude(int fd, long long deadline, unsigned char *buf);
-
-/*
- * Before closing a connection whose client may still be sending: ends
- * our side, then reads and drops what comes for a moment (1 s, 4 MiB), so
- * that the close does not reset the connection and destroy the answer
- * before the web server has read it.
- */
-void		intake_linger(int fd);
 
 #endif /* INTAKE_H */

@@ -104,6 +104,10 @@ prelude_check(const unsigned char *buf, size_t len, struct prelude *p)
 		id = (h[2] << 8) | h[3];
 		content = ((size_t)h[4] << 8) | h[5];
 		end = off + HEADER_LEN + content + h[6];
+		if (at == STDIN && end - p->len > PRELUDE_BODY_MAX)
+			return PRELUDE_BODY;
+		if (at != STDIN && end > PRELUDE_HEADERS_MAX)
+			return PRELUDE_TOO_BIG;
 		if (len < end)
 			break;
 		c = h + HEADER_LEN;
@@ -144,8 +148,10 @@ prelude_check(const unsigned char *buf, size_t len, struct prelude *p)
 		}
 		off = end;
 	}
-	if (end > PRELUDE_MAX)
-		return at == STDIN ? PRELUDE_BODY : PRELUDE_TOO_BIG;
+	if (at == STDIN && end - p->len > PRELUDE_BODY_MAX)
+		return PRELUDE_BODY;
+	if (at != STDIN && end > PRELUDE_HEADERS_MAX)
+		return PRELUDE_TOO_BIG;
 	p->need = end;
 	return PRELUDE_MORE;
 }

@@ -12,8 +12,15 @@
 
 #include <stddef.h>
 
-/* The most a prelude may take: the request line and headers, framed. */
-#define PRELUDE_MAX	65536
+/*
+ * The most a request may take, framed: its request line and headers, and
+ * its body (no route takes one; a web server that streams a body sends
+ * only part of it until some is read: the socket cannot hold much).
+ * PRELUDE_MAX is what is peeked at, at most.
+ */
+#define PRELUDE_HEADERS_MAX	65536
+#define PRELUDE_BODY_MAX	16384
+#define PRELUDE_MAX		(PRELUDE_HEADERS_MAX + PRELUDE_BODY_MAX)
 /* Records in one prelude: web servers send a few. */
 #define PRELUDE_RECORDS	256
 
@@ -21,10 +28,11 @@ enum prelude_state {
 	PRELUDE_MORE,		/* not whole yet: have p->need bytes first */
 	PRELUDE_READY,		/* whole and sound, body too: p->len bytes */
 	PRELUDE_BODY,		/* BEGIN_REQUEST and PARAMS whole and sound
-				   (p->len bytes), the body past the bounds:
-				   serve, then close without reading it */
+				   (p->len bytes), the body past
+				   PRELUDE_BODY_MAX or PRELUDE_RECORDS */
 	PRELUDE_BAD,		/* not FastCGI as web servers speak it */
-	PRELUDE_TOO_BIG,	/* PARAMS past PRELUDE_MAX or PRELUDE_RECORDS */
+	PRELUDE_TOO_BIG,	/* the headers past PRELUDE_HEADERS_MAX or
+				   PRELUDE_RECORDS */
 	PRELUDE_ROLE		/* a role other than RESPONDER: p->role */
 };
 

@@ -215,7 +215,6 @@ request_main(void *arg)
 	struct request		 r;
 	sigset_t		 wake;
 	long			 io_timeout_ms = t->w->cfg->io_timeout_ms;
-	enum intake		 in;
 
 	sigemptyset(&wake);
 	sigaddset(&wake, WAKE_SIGNAL);
@@ -246,8 +245,8 @@ request_main(void *arg)
 		}
 		/* A request has begun: it is served, even through a stop. */
 		(void)set_waiting(t, 0);
-		if ((in = intake_prelude(t->req.ipcFd, clock_mono_ms() +
-		    io_timeout_ms, t->peek)) == INTAKE_CLOSE) {
+		if (intake_prelude(t->req.ipcFd, clock_mono_ms() +
+		    io_timeout_ms, t->peek) != INTAKE_READY) {
 			drop(t);
 			continue;
 		}
@@ -268,20 +267,7 @@ request_main(void *arg)
 		serve_request(&t->s, &r);
 		if (FCGX_GetError(t->req.out) != 0)
 			drop(t);
-		else if (in == INTAKE_BODY) {
-			/*
-			 * A body past the bounds is not read through libfcgi:
-			 * the answer and its end go out, the connection is
-			 * kept from libfcgi's close, then ours drains it.
-			 */
-			t->req.keepConnection = 1;
-			FCGX_Finish_r(&t->req);
-			if (t->req.ipcFd >= 0) {
-				intake_linger(t->req.ipcFd);
-				drop(t);
-			}
-			continue;
-		} else
+		else
 			discard_input(t);
 		FCGX_Finish_r(&t->req);
 	}

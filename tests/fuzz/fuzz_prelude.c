@@ -83,6 +83,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	case PRELUDE_MORE:
 		CHECK(p.need > size && p.need <= PRELUDE_MAX);
 		break;
+	case PRELUDE_TOO_BIG:
+		CHECK(size > 0);
+		break;
 	case PRELUDE_READY:
 	case PRELUDE_BODY:
 		CHECK(p.len <= size && p.role == FCGI_RESPONDER && p.id != 0);
@@ -101,7 +104,6 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		CHECK(p.role != FCGI_RESPONDER);
 		break;
 	case PRELUDE_BAD:
-	case PRELUDE_TOO_BIG:
 		break;
 	default:
 		CHECK(0);

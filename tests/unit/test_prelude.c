@@ -270,6 +270,11 @@ test_prelude_role_and_size(void **state)
 	m.b[m.len + 7] = 0;
 	assert_int_equal(prelude_check(m.b, m.len + 8, &p), PRELUDE_TOO_BIG);
 	assert_int_equal(p.id, 1);
+	/* The same with that record whole: still refused. */
+	m.len += 8;
+	memset(m.b + m.len, 0, 8192);
+	assert_int_equal(prelude_check(m.b, m.len + 8192, &p),
+	    PRELUDE_TOO_BIG);
 
 	/* The same bytes as a body: the prelude is served, not the body. */
 	m.len = 0;
