@@ -131,7 +131,7 @@ test_prelude_management_refused(void **state)
 {
 	struct msg	 m = { .len = 0 };
 	struct prelude	 p;
-	unsigned char	 c[64];
+	unsigned char	 c[128];
 	size_t		 n;
 	int		 i;
 
@@ -142,6 +142,7 @@ test_prelude_management_refused(void **state)
 	 */
 	for (n = 0, i = 0; i < 4; i++)
 		n += pair(c + n, "FCGI_MPXS_CONNS", "");
+	assert_true(n <= sizeof(c));
 	rec(&m, FCGI_GET_VALUES, FCGI_NULL_REQUEST_ID, c, n, 0);
 	assert_int_equal(check(&m, &p), PRELUDE_BAD);
 	/* Nor inside the body, where libfcgi would answer it too. */
