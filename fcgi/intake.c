@@ -9,15 +9,18 @@
  * the deadline passes.
  *
  * Peeks copy, so they are made only once FIONREAD shows the bytes the
- * next record needs; while part of one is in, poll(2) cannot wait for
- * more (the socket stays readable), so the wait is a nap that doubles,
- * which also watches for the client shutting its side.
+ * next record needs; while part of one is in, the wait for more is on an
+ * edge-triggered epoll set of the thread's own (poll(2) would return at
+ * once: the socket stays readable), so a request sent in pieces is looked
+ * at again as each piece comes, and a slow client costs a wakeup per
+ * piece, no more.
  */
 #define _GNU_SOURCE		/* POLLRDHUP */
 #include <errno.h>
 #include <poll.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 
@@ -28,7 +31,6 @@
 #include "log.h"
 #include "reply.h"
 
-#define NAP_MAX_MS	50	/* between looks at a part-sent record */
 #define LINGER_MS	1000	/* reading a refused request's rest */
 #define LINGER_BYTES	(4 * 1024 * 1024)
 
@@ -204,17 +206,62 @@ drain_body(int fd, const struct prelude *p, long long deadline)
 	refuse(fd, p->id, ERR_BODY_TOO_BIG);
 }
 
-enum intake
-intake_prelude(int fd, long long deadline, unsigned char *buf)
+/*
+ * Waits until more than avail bytes are in (avail 0: any), the client
+ * shuts its side, or deadline.  0; 1 if more came and then the client
+ * shut its side (what is in is all there will be); -1 if nothing more
+ * will come in time.
+ * While part of the request is in, the socket stays readable, so poll(2)
+ * cannot wait for more: epfd watches fd edge-triggered (each arrival is
+ * an event), *watched says it was added.
+ */
+static int
+more(int fd, int avail, long long deadline, int epfd, int *watched)
+{
+	struct epoll_event	ev;
+	struct pollfd		pfd = { fd, POLLIN | POLLRDHUP, 0 };
+	long long		left;
+	int			n, ms, shut;
+
+	if ((left = deadline - clock_mono_ms()) <= 0) {
+		log_debug("%s: request not in within FCGI_IO_TIMEOUT_MS: "
+		    "closed", __func__);
+		return -1;
+	}
+	ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
+	if (avail == 0) {
+		if (poll(&pfd, 1, ms) == -1)
+			return errno == EINTR ? 0 : -1;
+		shut = (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
+	} else {
+		if (!*watched) {
+			memset(&ev, 0, sizeof(ev));
+			ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+			ev.data.fd = fd;
+			if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+				return -1;
+			*watched = 1;
+		}
+		if ((n = epoll_wait(epfd, &ev, 1, ms)) == -1)
+			return errno == EINTR ? 0 : -1;
+		shut = n == 1 &&
+		    (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	}
+	if (!shut)
+		return 0;
+	return ioctl(fd, FIONREAD, &n) == -1 || n <= avail ? -1 : 1;
+}
+
+/* Looks at what is in until the request is whole, or it cannot be. */
+static enum intake
+look(int fd, long long deadline, unsigned char *buf, int epfd, int *watched)
 {
 	static atomic_int	 logged;
 	unsigned char		 rec[FCGI_HEADER_LEN + 8];
-	struct pollfd		 pfd;
 	struct prelude		 p;
 	size_t			 need = FCGI_HEADER_LEN;
-	long long		 left;
 	ssize_t			 n;
-	int			 avail, nap = 1;
+	int			 avail, last = 0;
 
 	for (;;) {
 		if (ioctl(fd, FIONREAD, &avail) == -1)
@@ -233,7 +280,6 @@ intake_prelude(int fd, long long deadline, unsigned char *buf)
 				return INTAKE_CLOSE;
 			case PRELUDE_MORE:
 				need = p.need;
-				nap = 1;
 				break;
 			case PRELUDE_TOO_BIG:
 				if (p.id != 0)
@@ -253,27 +299,26 @@ intake_prelude(int fd, long long deadline, unsigned char *buf)
 				return INTAKE_CLOSE;
 			}
 		}
-		if ((left = deadline - clock_mono_ms()) <= 0) {
-			log_debug("%s: request not in within "
-			    "FCGI_IO_TIMEOUT_MS: closed", __func__);
+		if (last)		/* the client shut its side */
 			return INTAKE_CLOSE;
-		}
-		/* Nothing in: poll waits for it.  Part in: nap. */
-		pfd.fd = fd;
-		pfd.events = avail == 0 ? POLLIN | POLLRDHUP : POLLRDHUP;
-		pfd.revents = 0;
-		if (avail > 0 && left > nap)
-			left = nap;
-		if (poll(&pfd, 1, left > 0x7fffffff ? 0x7fffffff :
-		    (int)left) == -1 && errno != EINTR)
+		switch (more(fd, avail, deadline, epfd, watched)) {
+		case -1:
 			return INTAKE_CLOSE;
-		/* The client shut its side: the rest will never come. */
-		if (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) {
-			if (ioctl(fd, FIONREAD, &avail) == -1 ||
-			    (size_t)avail < need)
-				return INTAKE_CLOSE;
+		case 1:
+			last = 1;	/* one more look, then no more */
+			break;
 		}
-		if (avail > 0)
-			nap = nap * 2 > NAP_MAX_MS ? NAP_MAX_MS : nap * 2;
 	}
+}
+
+enum intake
+intake_prelude(int fd, long long deadline, unsigned char *buf, int epfd)
+{
+	enum intake	in;
+	int		watched = 0;
+
+	in = look(fd, deadline, buf, epfd, &watched);
+	if (watched)
+		(void)epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+	return in;
 }

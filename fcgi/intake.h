@@ -26,11 +26,13 @@ int		intake_idle(int fd, long timeout_ms);
 
 /*
  * Waits until the whole of fd's next request is in, up to deadline
- * (clock_mono_ms()); buf has PRELUDE_MAX bytes to peek into.  Answered
+ * (clock_mono_ms()); buf has PRELUDE_MAX bytes to peek into, epfd is an
+ * epoll set of the caller's own, empty (left so).  Answered
  * here: PARAMS past PRELUDE_MAX, 431; a body that takes the request past
  * it, 413 once it is read (no route takes a body); a role other than
  * RESPONDER, FCGI_UNKNOWN_ROLE (FastCGI 1.0, 5.5).
  */
-enum intake	intake_prelude(int fd, long long deadline, unsigned char *buf);
+enum intake	intake_prelude(int fd, long long deadline, unsigned char *buf,
+		    int epfd);
 
 #endif /* INTAKE_H */

@@ -27,6 +27,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -62,6 +63,7 @@ struct request_thread {
 	struct serve		 s;
 	FCGX_Request		 req;
 	unsigned char		*peek;		/* PRELUDE_MAX, for intake */
+	int			 epfd;		/* an epoll set, for intake */
 };
 
 struct worker {
@@ -246,7 +248,7 @@ request_main(void *arg)
 		/* A request has begun: it is served, even through a stop. */
 		(void)set_waiting(t, 0);
 		if (intake_prelude(t->req.ipcFd, clock_mono_ms() +
-		    io_timeout_ms, t->peek) != INTAKE_READY) {
+		    io_timeout_ms, t->peek, t->epfd) != INTAKE_READY) {
 			drop(t);
 			continue;
 		}
@@ -288,7 +290,9 @@ start_threads(struct worker *w)
 		t->w = w;
 		if (pthread_mutex_init(&t->mu, NULL) != 0)
 			break;
+		t->epfd = -1;
 		if ((t->peek = malloc(PRELUDE_MAX)) == NULL ||
+		    (t->epfd = epoll_create1(EPOLL_CLOEXEC)) == -1 ||
 		    (t->cache = cache_new(&cfg->redis,
 		    cfg->redis_timeout_ms)) == NULL ||
 		    (t->upstream = upstream_new(cfg->upstream_url,
@@ -350,6 +354,8 @@ free_threads(struct worker *w)
 		upstream_free(w->threads[i].upstream);
 		cache_free(w->threads[i].cache);
 		free(w->threads[i].peek);
+		if (w->threads[i].w != NULL && w->threads[i].epfd != -1)
+			(void)close(w->threads[i].epfd);
 		if (w->threads[i].w != NULL)
 			pthread_mutex_destroy(&w->threads[i].mu);
 	}
