@@ -115,6 +115,32 @@ def children(pid):
     return sorted(found)
 
 
+def started_at(pid):
+    """pid's start time in clock ticks, None when it is gone: with the PID
+    it names one process, so a reused PID is never signalled."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return int(f.read().rsplit(") ", 1)[1].split()[19])
+    except (FileNotFoundError, ProcessLookupError, IndexError, ValueError):
+        return None
+
+
+def kill_leftovers(procs, grace=5):
+    """Waits up to grace seconds for each (pid, start time) in procs to end,
+    then kills those still there (the same process, by its start time)."""
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        if not any(started_at(p) == t for p, t in procs):
+            return
+        time.sleep(0.1)
+    for p, t in procs:
+        if started_at(p) == t:
+            try:
+                os.kill(p, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -299,6 +325,7 @@ class Service:
             wait_for(lambda: self.listening() and "starting on" in self.output(), 20,
                      f"the service on port {self.port}")
             self.await_responders()
+            self.started_procs = self.started()
         return self
 
     def await_responders(self, timeout=10):
@@ -334,9 +361,38 @@ class Service:
 
     def stop(self):
         if self.proc is not None:
+            # What it started, as seen once it served, and their children
+            # now (responders restarted since).
+            started = list(getattr(self, "started_procs", []))
+            for p, t in list(started):
+                if started_at(p) == t:
+                    started += [(c, started_at(c)) for c in children(p)]
             stop_process(self.proc)
             self.proc = None
             self.logf.close()
+            # Nothing it started outlives the test, even if the script was
+            # killed (past stop_process's timeout) before its own stop ended.
+            kill_leftovers([(p, t) for p, t in started if t is not None])
+
+    def started(self):
+        """(pid, start time) of what the script started, from the PID files
+        in RUNDIR, and of their children (the responders)."""
+        procs = []
+        try:
+            names = [n for n in os.listdir(self.rundir) if n.endswith(".pid")]
+        except FileNotFoundError:
+            names = []
+        for name in names:
+            try:
+                with open(os.path.join(self.rundir, name)) as f:
+                    pid = int(f.read())
+            except (OSError, ValueError):
+                continue
+            for p in [pid, *children(pid)]:
+                t = started_at(p)
+                if t is not None:
+                    procs.append((p, t))
+        return procs
 
     @property
     def rundir(self):
