@@ -252,14 +252,7 @@ def test_a_request_must_arrive_whole_within_the_deadline(start_daemon):
     s = connect(d.port)
     try:
         s.sendall(begin_request())
-        start = time.monotonic()
-        closed = None
-        for i in range(30):
-            time.sleep(0.1)
-            if closed_now(s):
-                closed = time.monotonic() - start
-                break
-            s.sendall(stream[i:i + 1])
+        closed = dropped_while_dripping(s, lambda i: stream[i:i + 1])
         assert closed is not None, "a client dripping a byte every 100 ms still connected after 3 s"
         assert 0.45 <= closed <= 1.5, closed
         thread_serves_again(d.port, "/get_todos/6", 5)
@@ -269,19 +262,24 @@ def test_a_request_must_arrive_whole_within_the_deadline(start_daemon):
     s = connect(d.port)
     try:
         s.sendall(begin_request() + stream[:-8])  # all but the empty STDIN
-        start = time.monotonic()
-        closed = None
-        for i in range(30):
-            time.sleep(0.1)
-            if closed_now(s):
-                closed = time.monotonic() - start
-                break
-            s.sendall(record(FCGI_STDIN, b"x"))
+        closed = dropped_while_dripping(s, lambda i: record(FCGI_STDIN, b"x"))
         assert closed is not None, "a body dripping a byte every 100 ms still connected after 3 s"
         assert 0.45 <= closed <= 1.5, closed
         thread_serves_again(d.port, "/get_todos/7", 6)
     finally:
         s.close()
+
+
+def dropped_while_dripping(s, piece):
+    """Sends piece(i) every 100 ms, i = 0, 1, ..., for 3 s at most; the
+    seconds until the daemon closed s, or None if it never did."""
+    start = time.monotonic()
+    for i in range(30):
+        time.sleep(0.1)
+        if closed_now(s):
+            return time.monotonic() - start
+        s.sendall(piece(i))
+    return None
 
 
 # --- c. the write deadline -------------------------------------------------
