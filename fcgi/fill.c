@@ -403,6 +403,51 @@ not_found(struct fill *f, struct fill_out *out)
 }
 
 /*
+ * A fresh entry val[len] (NULL: none), as another's fill stored it: taken
+ * into out as a collapsed answer.  1 if it was (out->err says whether the
+ * copy could be made), 0 if there is none to take.
+ */
+static int
+fresh_copy(const char *val, size_t len, struct fill_out *out)
+{
+	struct entry	e;
+
+	if (val == NULL || entry_decode(val, len, &e) != ERR_OK ||
+	    entry_freshness(&e, clock_wall_ms(), 0) != ENTRY_FRESH)
+		return 0;
+	if ((out->err = fill_keep(&e, out)) != ERR_OK)
+		return 1;
+	out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
+	out->collapsed = out->cached = 1;
+	metrics_collapsed();
+	return 1;
+}
+
+/*
+ * With the lock just taken by token: a request looks at the entry, finds
+ * none fresh, and only then takes the lock, so another fill may have
+ * stored the entry and let the lock go in between.  That entry is used
+ * and the lock let go, rather than the key fetched twice.  1 if so.
+ */
+static int
+filled_meanwhile(struct fill *f, const struct fill_keys *k,
+    const char *token, size_t tokenlen, struct fill_out *out)
+{
+	const char	*keys[] = { k->entry };
+	size_t		 lens[] = { k->entry_len };
+	const char	*val;
+	size_t		 vlen;
+
+	if (cache_mget(f->cache, 1, keys, lens, &val, &vlen) != ERR_OK ||
+	    !fresh_copy(val, vlen, out))
+		return 0;
+	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
+	    NULL, 0) != ERR_OK)
+		give_up(f, k, token, tokenlen);
+	return 1;
+}
+
+/*
  * Waits for the lock's owner: returns with the fresh entry (collapsed),
  * the owner's 404 or failure, or ERR_WAIT_TIMEOUT once UPSTREAM_TIMEOUT_MS
  * have passed.  If the lock goes away with nothing to show (its owner
@@ -420,7 +465,6 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 	size_t		 vlens[4], nkeys;
 	char		 owner[FILL_TOKEN_MAX];
 	size_t		 ownerlen = 0;
-	struct entry	 e;
 	long long	 now;
 	enum err	 err;
 	int		 given_up;
@@ -436,18 +480,8 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 			out->err = err;
 			return;
 		}
-		if (vals[0] != NULL &&
-		    entry_decode(vals[0], vlens[0], &e) == ERR_OK &&
-		    entry_freshness(&e, clock_wall_ms(), 0) == ENTRY_FRESH) {
-			if ((err = fill_keep(&e, out)) != ERR_OK) {
-				out->err = err;
-				return;
-			}
-			out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
-			out->collapsed = out->cached = 1;
-			metrics_collapsed();
+		if (fresh_copy(vals[0], vlens[0], out))
 			return;
-		}
 		if (ownerlen > 0 && (err = marked(vals[2], vlens[2], owner,
 		    ownerlen)) != ERR_OK) {
 			if (err == ERR_NOT_FOUND)
@@ -476,8 +510,9 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 		err = cache_lock(f->cache, k->lock, k->lock_len, token,
 		    tokenlen, lock_ms(f));
 		if (err == ERR_OK) {
-			lead(f, k, token, tokenlen, (long)(deadline - now),
-			    out);
+			if (!filled_meanwhile(f, k, token, tokenlen, out))
+				lead(f, k, token, tokenlen,
+				    (long)(deadline - now), out);
 			return;
 		}
 		if (err != ERR_CACHE_LOCKED) {
@@ -513,7 +548,8 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 	err = cache_lock(f->cache, k->lock, k->lock_len, token, (size_t)n,
 	    lock_ms(f));
 	if (err == ERR_OK) {
-		lead(f, k, token, (size_t)n, 0, out);
+		if (!filled_meanwhile(f, k, token, (size_t)n, out))
+			lead(f, k, token, (size_t)n, 0, out);
 		return;
 	}
 	if (err != ERR_CACHE_LOCKED)

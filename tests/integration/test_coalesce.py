@@ -2,6 +2,7 @@
 fill (a lock in Redis), across responder processes and across fronts."""
 
 import os
+import random
 import signal
 import threading
 import time
@@ -138,3 +139,39 @@ def test_a_404_not_cached_reaches_the_waiting_threads_of_its_process(make_servic
     assert [r.status for r, _ in results] == [404] * 6, results
     assert upstream.count("/todos/998") == 1
     assert max(t for _, t in results) < 0.8 + 1.0
+
+
+def test_a_request_that_misses_as_a_fill_ends_does_not_fetch_again(make_service, upstream):
+    # A request looks at the entry, finds none, and only then takes the
+    # lock: a fill that stores the entry and lets its lock go in between
+    # must not leave it to fetch the key a second time.  For key after key,
+    # requests come one by one, on two fronts, over the whole of its fill
+    # (5 ms at the upstream): some find the fill on, some come as it ends.
+    a = make_service(FCGI_PROCS=2, CACHE_PREFIX="race:")
+    b = make_service(FCGI_PROCS=2, CACHE_PREFIX="race:")
+    upstream.reset()
+    upstream.control("latency", {"min_ms": 5, "max_ms": 5})
+    keys = range(1, 201)
+    rng = random.Random(8)
+    try:
+        for key in keys:
+            results = []
+
+            def one(port, wait):
+                time.sleep(wait)
+                r = http_request(port, "GET", f"/get_todos/{key}")
+                results.append((r.status, r.json()))
+
+            threads = [threading.Thread(target=one, args=((a.port, b.port)[i % 2],
+                                                          rng.uniform(0, 0.012)))
+                       for i in range(48)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            assert results == [(200, TODOS[key - 1])] * 48, (key, results)
+    finally:
+        upstream.control("latency", {"min_ms": 0, "max_ms": 0})
+    fetched = {key: upstream.count(f"/todos/{key}") for key in keys}
+    assert all(n == 1 for n in fetched.values()), \
+        {k: n for k, n in fetched.items() if n != 1}
