@@ -125,20 +125,25 @@ def started_at(pid):
         return None
 
 
+def still_running(procs):
+    """Those of procs, (pid, start time), that still run: the same process
+    (by its start time), not a zombie that only waits to be reaped."""
+    return [(p, t) for p, t in procs if started_at(p) == t and pid_alive(p)]
+
+
 def kill_leftovers(procs, grace=5):
     """Waits up to grace seconds for each (pid, start time) in procs to end,
     then kills those still there (the same process, by its start time)."""
     deadline = time.monotonic() + grace
     while time.monotonic() < deadline:
-        if not any(started_at(p) == t for p, t in procs):
+        if not still_running(procs):
             return
         time.sleep(0.1)
-    for p, t in procs:
-        if started_at(p) == t:
-            try:
-                os.kill(p, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+    for p, _ in still_running(procs):
+        try:
+            os.kill(p, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 class Response:
@@ -359,20 +364,24 @@ class Service:
         with open(self.log, "rb") as f:
             return f.read().decode(errors="replace")
 
+    def tree(self):
+        """(pid, start time) of what the script started, as seen once it
+        served, and of their children now (responders restarted since)."""
+        started = list(getattr(self, "started_procs", []))
+        for p, t in list(started):
+            if started_at(p) == t:
+                started += [(c, started_at(c)) for c in children(p)]
+        return sorted({(p, t) for p, t in started if t is not None})
+
     def stop(self):
         if self.proc is not None:
-            # What it started, as seen once it served, and their children
-            # now (responders restarted since).
-            started = list(getattr(self, "started_procs", []))
-            for p, t in list(started):
-                if started_at(p) == t:
-                    started += [(c, started_at(c)) for c in children(p)]
+            tree = self.tree()
             stop_process(self.proc)
             self.proc = None
             self.logf.close()
             # Nothing it started outlives the test, even if the script was
             # killed (past stop_process's timeout) before its own stop ended.
-            kill_leftovers([(p, t) for p, t in started if t is not None])
+            kill_leftovers(tree)
 
     def started(self):
         """(pid, start time) of what the script started, from the PID files

@@ -36,7 +36,8 @@ TOP = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(TOP, "tests", "integration"))
 
 import harness  # noqa: E402
-from harness import Redis, Service, Upstream, pid_alive, wait_for  # noqa: E402
+from harness import (Redis, Service, Upstream, kill_leftovers, pid_alive,  # noqa: E402
+                     still_running, wait_for)
 
 TODOS = harness.TODOS
 KNOWN = len(TODOS)                      # ids 1..200 exist
@@ -164,11 +165,15 @@ class SoakService(Service):
             except OSError:
                 return False
         wait_for(answers, timeout, "a first 200 from /get_todos/1", interval=0.2)
+        self.started_procs = self.started()
         return self
 
     def stop_all(self, responders, timeout):
         """SIGTERM to lighttpd/run (it stops lighttpd, which stops the
-        responders); returns the responder PIDs that had to be killed."""
+        responders); returns the responder PIDs that had to be killed.
+        Whatever else the script started and left running (lighttpd) is
+        killed too, and said."""
+        tree = self.tree()
         if self.proc is not None:
             if self.proc.poll() is None:
                 self.proc.send_signal(signal.SIGTERM)
@@ -194,6 +199,10 @@ class SoakService(Service):
                     killed.append(pid)
                 except ProcessLookupError:
                     pass
+        left = [p for p, _ in still_running(tree) if p not in responders]
+        if left:
+            log(f"lighttpd/run left {left} running; killing them")
+            kill_leftovers(tree, grace=0)
         return killed
 
 
@@ -1037,6 +1046,9 @@ def run(args, tmp, h):
     slow = slow_hits(results, phases, stalls)
     fresh = refreshes(results, tally, marks_t, env, t_stop)
     with open(os.path.join(tmp, "answers.tsv"), "w") as f:
+        # t0 and t1 count from this CLOCK_MONOTONIC time (s), the clock of
+        # `perf record -k mono` and of the stall probe.
+        f.write(f"# start_mono {start:.6f}\n")
         f.write("t0\tt1\tpath\tstatus\tx-cache\tcache-status\tproblem\n")
         for r in results:
             f.write(f"{r.t0:.4f}\t{r.t1:.4f}\t{r.path}\t{r.status}\t{r.xcache}\t{r.cstatus}\t"
