@@ -3,11 +3,12 @@
  * threads beside the request threads: the refresh of an entry served
  * stale-while-revalidate, and the gzip form of an entry just stored.
  *
- * Jobs wait in a bounded queue (queue.c), one per kind and key at a time;
- * when it is full the job is dropped (the next stale hit asks again) and
- * the request goes on.  Each pool thread has its own Redis connection and
- * libcurl handle; the fill lock in Redis still makes one upstream fetch
- * per key across processes and fronts.
+ * Jobs wait in bounded queues (queue.c), one per kind and key at a time;
+ * when one is full the job is dropped (the next stale hit asks again) and
+ * the request goes on.  Refreshes run on nthreads threads, each with its
+ * own Redis connection and libcurl handle; the fill lock in Redis still
+ * makes one upstream fetch per key across processes and fronts.  Gzip
+ * forms are made by one more thread, at idle CPU priority.
  */
 #ifndef BACKGROUND_H
 #define BACKGROUND_H
@@ -17,13 +18,14 @@
 #include "config.h"
 #include "fill.h"
 
-#define BACKGROUND_QUEUE_MAX	1024
+#define BACKGROUND_QUEUE_MAX	1024	/* refreshes waiting */
+#define BACKGROUND_GZIP_MAX	64	/* gzip forms waiting, each with its entry */
 
 struct background;
 
 /*
- * Starts nthreads pool threads (0: none; the jobs then wait for
- * background_drain).  NULL if it cannot be set up.
+ * Starts nthreads refresh threads and the gzip thread (0: none; the jobs
+ * then wait for background_drain).  NULL if it cannot be set up.
  */
 struct background	*background_start(const struct config *cfg,
 			    struct fill_shared *shared, int nthreads);
