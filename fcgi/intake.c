@@ -8,12 +8,12 @@
  * prelude_check() says the request is whole (its body too, if small), or
  * the deadline passes.
  *
- * Peeks copy, so they are made only once FIONREAD shows the bytes the
- * next record needs; while part of one is in, the wait for more is on an
- * edge-triggered epoll set of the thread's own (poll(2) would return at
- * once: the socket stays readable), so a request sent in pieces is looked
- * at again as each piece comes, and a slow client costs a wakeup per
- * piece, no more.
+ * Peeks copy, so after the first they are made only once FIONREAD shows
+ * the bytes the next record needs; while part of one is in, the wait for
+ * more is on an edge-triggered epoll set of the thread's own (poll(2)
+ * would return at once: the socket stays readable), so a request sent in
+ * pieces is looked at again as each piece comes, and a slow client costs
+ * a wakeup per piece, no more.
  */
 #define _GNU_SOURCE		/* POLLRDHUP */
 #include <errno.h>
@@ -261,17 +261,29 @@ look(int fd, long long deadline, unsigned char *buf, int epfd, int *watched)
 	struct prelude		 p;
 	size_t			 need = FCGI_HEADER_LEN;
 	ssize_t			 n;
-	int			 avail, last = 0;
+	int			 avail, first, last = 0;
 
-	for (;;) {
-		if (ioctl(fd, FIONREAD, &avail) == -1)
+	for (first = 1;; first = 0) {
+		/*
+		 * The first look peeks at once (the request is usually all
+		 * in); later ones once FIONREAD shows what the next record
+		 * needs.
+		 */
+		n = 0;
+		if (first)
+			avail = PRELUDE_MAX;
+		else if (ioctl(fd, FIONREAD, &avail) == -1)
 			return INTAKE_CLOSE;
-		if (avail > 0 && (size_t)avail >= need) {
-			n = recv(fd, buf, (size_t)avail > PRELUDE_MAX ?
-			    PRELUDE_MAX : (size_t)avail, MSG_PEEK |
-			    MSG_DONTWAIT);
-			if (n <= 0)
+		if (avail > 0 && (size_t)avail >= need &&
+		    (n = recv(fd, buf, (size_t)avail > PRELUDE_MAX ?
+		    PRELUDE_MAX : (size_t)avail, MSG_PEEK | MSG_DONTWAIT)) <= 0) {
+			if (n == 0 || !first || errno != EAGAIN)
 				return INTAKE_CLOSE;
+			n = 0;		/* nothing in yet */
+		}
+		if (n > 0 || first)
+			avail = (int)n;
+		if (n > 0 && (size_t)n >= need) {
 			switch (prelude_check(buf, (size_t)n, &p)) {
 			case PRELUDE_READY:
 				return INTAKE_READY;

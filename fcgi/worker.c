@@ -97,7 +97,13 @@ nap(long ms)
 	(void)nanosleep(&ts, NULL);
 }
 
-/* Read and write deadlines, and no Nagle delay on TCP. */
+/*
+ * Read and write deadlines, and no Nagle delay on TCP.  Linux copies them
+ * from a listening TCP socket to the sockets it accepts, so there they are
+ * set once, on the listening socket (where SO_RCVTIMEO also ends a blocked
+ * accept(2) now and then, which is harmless); a unix socket's accepted
+ * sockets start with none, so each gets its own.
+ */
 static void
 deadlines(const struct worker *w, int fd)
 {
@@ -171,7 +177,8 @@ accept_one(struct request_thread *t)
 		}
 		return -1;
 	}
-	deadlines(w, fd);
+	if (!w->tcp)
+		deadlines(w, fd);
 	t->req.ipcFd = fd;
 	/*
 	 * FCGX_Accept_r first finishes the previous request, closing the
@@ -424,6 +431,8 @@ worker_run(const struct config *cfg, int listen_fd, const struct peers *peers)
 	w->cfg = cfg;
 	w->listen_fd = listen_fd;
 	w->tcp = is_tcp(listen_fd);
+	if (w->tcp)
+		deadlines(w, listen_fd);
 	w->peers = peers;
 	w->nthreads = (int)cfg->threads;
 	w->sh.cfg = cfg;
