@@ -1285,7 +1285,8 @@ def summarize(out):
 
 
 def fmt_ms(ms):
-    return f"{ms:.2f}" if ms < 100 else f"{ms:,.0f}"
+    """wrk times to the microsecond: below 1 ms, all three decimals."""
+    return f"{ms:.3f}" if ms < 1 else f"{ms:.2f}" if ms < 100 else f"{ms:,.0f}"
 
 
 def markdown(out, rows):
@@ -1338,8 +1339,9 @@ def markdown_hits(out, rows):
         "mod_staticfile only, the same body as a file; A0 (random-id rows only): A with "
         "its in-process cache off, every HIT a Redis GET",
         "",
-        "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs ceiling | spread | errors |",
-        "|---|---|--:|--:|--:|--:|--:|--:|",
+        "| scenario | server | req/s (2xx) | p50 ms | p99 ms | vs ceiling | p50 vs ceiling "
+        "| spread | errors |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for key, title, *_ in SCENARIOS:
         title = title.format(keys=f"{out['keys']:,}")
@@ -1347,12 +1349,14 @@ def markdown_hits(out, rows):
             r = rows.get((key, server))
             if r is None:
                 continue
-            ceiling = rows.get((key, CEILING.get(server, "B")), {}).get("rps")
+            c = rows.get((key, CEILING.get(server, "B")), {})
+            ceiling = c.get("rps")
             ratio = f"{r['rps'] / ceiling:.2f}" if ceiling else "-"
+            p50 = f"{r['p50_ms'] / c['p50_ms']:.2f}" if c.get("p50_ms") else "-"
             spread = f"{r['spread']:.0%}" if r["n"] > 1 else "-"
             lines.append(f"| {title} | {SERVER_NAMES[server]} | {r['rps']:,.0f} | "
                          f"{fmt_ms(r['p50_ms'])} | {fmt_ms(r['p99_ms'])} | {ratio} | "
-                         f"{spread} | {r['errors']} |")
+                         f"{p50} | {spread} | {r['errors']} |")
     cold = out.get("cold")
     if cold:
         title = (f"cold start: {cold['distinct_ids']} new ids x{COLD_COPIES}, "
@@ -1365,6 +1369,7 @@ def markdown_hits(out, rows):
                      f"{fmt_ms(d['p50_ms'])} | {fmt_ms(d['p99_ms'])} | - | - | 0 |")
     lines += ["", "req/s, p50, p99: medians over the repetitions; vs ceiling: req/s over "
               "B's (A-nginx: over B-nginx's; B-nginx: over B's, the lighttpd ceiling); "
+              "p50 vs ceiling: p50 over the same ceiling's p50; "
               "spread: (highest - lowest req/s) / median, a large one means the machine, "
               "not the server, moved the number; errors: non-2xx answers plus socket "
               "errors, summed over the repetitions.", ""]

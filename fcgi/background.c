@@ -19,6 +19,7 @@
 
 #include "background.h"
 #include "cache.h"
+#include "clock.h"
 #include "gzip.h"
 #include "log.h"
 #include "queue.h"
@@ -103,22 +104,41 @@ pool_main(void *arg)
 	return NULL;
 }
 
-/* Closes the queue, joins the threads, frees them and the queue. */
-static void
-pool_stop(struct pool *p)
+/*
+ * Closes the queue, joins the threads, frees them and the queue: 1.  With
+ * wait_ms >= 0, a thread not done by then (the gzip thread, starved
+ * mid-job on cores that are never idle) is left to the process's exit,
+ * with nothing of the pool freed under it: 0.
+ */
+static int
+pool_stop(struct pool *p, long wait_ms)
 {
-	int	i;
+	struct timespec	until;
+	int		i;
 
 	if (p->queue != NULL)
 		queue_close(p->queue);
+	until = clock_after(CLOCK_REALTIME, wait_ms);
 	for (i = 0; i < p->nthreads && p->threads != NULL; i++) {
-		if (p->threads[i].started)
+		if (!p->threads[i].started)
+			continue;
+		if (wait_ms < 0)
 			(void)pthread_join(p->threads[i].thread, NULL);
+		else if (pthread_timedjoin_np(p->threads[i].thread, NULL,
+		    &until) != 0) {
+			log_warn("%s: a gzip form still in the making after "
+			    "%ld ms; leaving it", __func__, wait_ms);
+			return 0;
+		}
+		p->threads[i].started = 0;
+	}
+	for (i = 0; i < p->nthreads && p->threads != NULL; i++) {
 		upstream_free(p->threads[i].upstream);
 		cache_free(p->threads[i].cache);
 	}
 	queue_free(p->queue);
 	free(p->threads);
+	return 1;
 }
 
 /*
@@ -160,15 +180,17 @@ pool_start(struct background *bg, struct pool *p, size_t max, int nthreads,
 	return 0;
 }
 
-void
+int
 background_stop(struct background *bg)
 {
 	if (bg == NULL)
-		return;
+		return 1;
 	/* Refreshes first: a refresh that stores queues a gzip form. */
-	pool_stop(&bg->refresh);
-	pool_stop(&bg->compress);
+	(void)pool_stop(&bg->refresh, -1);
+	if (!pool_stop(&bg->compress, BACKGROUND_GZIP_STOP_MS))
+		return 0;
 	free(bg);
+	return 1;
 }
 
 struct background *

@@ -20,6 +20,7 @@
 
 #define BACKGROUND_QUEUE_MAX	1024	/* refreshes waiting */
 #define BACKGROUND_GZIP_MAX	64	/* gzip forms waiting, each with its entry */
+#define BACKGROUND_GZIP_STOP_MS	2000	/* a stop waits this long for one */
 
 struct background;
 
@@ -30,8 +31,13 @@ struct background;
 struct background	*background_start(const struct config *cfg,
 			    struct fill_shared *shared, int nthreads);
 
-/* Stops the pool: jobs running finish, jobs waiting are dropped. */
-void			 background_stop(struct background *);
+/*
+ * Stops the pools: jobs running finish, jobs waiting are dropped.  1; 0 if
+ * the gzip thread was still busy BACKGROUND_GZIP_STOP_MS later (it gets a
+ * core only when nothing else wants one): it was left running, and nothing
+ * it uses freed (the process is about to exit).
+ */
+int			 background_stop(struct background *);
 
 /* Queues the refresh of k.  0 queued, -1 dropped. */
 int			 background_refresh(struct background *,

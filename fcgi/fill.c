@@ -404,11 +404,12 @@ not_found(struct fill *f, struct fill_out *out)
 
 /*
  * A fresh entry val[len] (NULL: none), as another's fill stored it: taken
- * into out as a collapsed answer.  1 if it was (out->err says whether the
- * copy could be made), 0 if there is none to take.
+ * into out as a collapsed answer (counted as one if counted: a request's,
+ * not a refresh's).  1 if it was (out->err says whether the copy could be
+ * made), 0 if there is none to take.
  */
 static int
-fresh_copy(const char *val, size_t len, struct fill_out *out)
+fresh_copy(const char *val, size_t len, int counted, struct fill_out *out)
 {
 	struct entry	e;
 
@@ -419,7 +420,8 @@ fresh_copy(const char *val, size_t len, struct fill_out *out)
 		return 1;
 	out->err = e.status == 200 ? ERR_OK : ERR_NOT_FOUND;
 	out->collapsed = out->cached = 1;
-	metrics_collapsed();
+	if (counted)
+		metrics_collapsed();
 	return 1;
 }
 
@@ -431,7 +433,7 @@ fresh_copy(const char *val, size_t len, struct fill_out *out)
  */
 static int
 filled_meanwhile(struct fill *f, const struct fill_keys *k,
-    const char *token, size_t tokenlen, struct fill_out *out)
+    const char *token, size_t tokenlen, int counted, struct fill_out *out)
 {
 	const char	*keys[] = { k->entry };
 	size_t		 lens[] = { k->entry_len };
@@ -439,7 +441,7 @@ filled_meanwhile(struct fill *f, const struct fill_keys *k,
 	size_t		 vlen;
 
 	if (cache_mget(f->cache, 1, keys, lens, &val, &vlen) != ERR_OK ||
-	    !fresh_copy(val, vlen, out))
+	    !fresh_copy(val, vlen, counted, out))
 		return 0;
 	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
 	    NULL, 0) != ERR_OK)
@@ -480,7 +482,7 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 			out->err = err;
 			return;
 		}
-		if (fresh_copy(vals[0], vlens[0], out))
+		if (fresh_copy(vals[0], vlens[0], 1, out))
 			return;
 		if (ownerlen > 0 && (err = marked(vals[2], vlens[2], owner,
 		    ownerlen)) != ERR_OK) {
@@ -510,7 +512,7 @@ wait_owner(struct fill *f, const struct fill_keys *k, const char *token,
 		err = cache_lock(f->cache, k->lock, k->lock_len, token,
 		    tokenlen, lock_ms(f));
 		if (err == ERR_OK) {
-			if (!filled_meanwhile(f, k, token, tokenlen, out))
+			if (!filled_meanwhile(f, k, token, tokenlen, 1, out))
 				lead(f, k, token, tokenlen,
 				    (long)(deadline - now), out);
 			return;
@@ -548,7 +550,8 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 	err = cache_lock(f->cache, k->lock, k->lock_len, token, (size_t)n,
 	    lock_ms(f));
 	if (err == ERR_OK) {
-		if (!filled_meanwhile(f, k, token, (size_t)n, out))
+		if (!filled_meanwhile(f, k, token, (size_t)n,
+		    mode != FILL_TRY, out))
 			lead(f, k, token, (size_t)n, 0, out);
 		return;
 	}

@@ -478,9 +478,8 @@ worker_run(const struct config *cfg, int listen_fd, const struct peers *peers)
 	rc = EXIT_SUCCESS;
 done:
 	log_flush();
-	if (!clean)
+	if (!clean || !background_stop(w->sh.background))
 		return rc;	/* threads still run: free nothing under them */
-	background_stop(w->sh.background);
 	track_stop(w->sh.track);
 	local_free(w->sh.local);
 	free_threads(w);
@@ -521,7 +520,7 @@ worker_cgi(const struct config *cfg)
 		rc = EXIT_SUCCESS;
 	} else
 		log_error("%s: cannot set up redis or libcurl", __func__);
-	background_stop(sh.background);
+	(void)background_stop(sh.background);	/* no threads here */
 	upstream_free(upstream);
 	cache_free(cache);
 	fill_shared_destroy(&sh.fill);

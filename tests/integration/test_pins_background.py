@@ -58,3 +58,4 @@ def test_gzip_forms_are_made_at_idle_priority(make_service):
         # main, 4 request threads, 3 refresh threads and the gzip thread,
         # and the invalidation thread.
         assert len(got) == 1 + 4 + 3 + 1 + 1, got
+
