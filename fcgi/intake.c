@@ -207,10 +207,9 @@ drain_body(int fd, const struct prelude *p, long long deadline)
 }
 
 /*
- * Waits until more than avail bytes are in (avail 0: any), the client
- * shuts its side, or deadline.  0; 1 if more came and then the client
- * shut its side (what is in is all there will be); -1 if nothing more
- * will come in time.
+ * Waits until more than avail bytes are in, the client shuts its side,
+ * or deadline.  0; 1 if more came and then the client shut its side (what
+ * is in is all there will be); -1 if nothing more will come in time.
  * While part of the request is in, the socket stays readable, so poll(2)
  * cannot wait for more: epfd watches fd edge-triggered (each arrival is
  * an event), *watched says it was added.
@@ -219,9 +218,8 @@ static int
 more(int fd, int avail, long long deadline, int epfd, int *watched)
 {
 	struct epoll_event	ev;
-	struct pollfd		pfd = { fd, POLLIN | POLLRDHUP, 0 };
 	long long		left;
-	int			n, ms, shut;
+	int			n, ms;
 
 	if ((left = deadline - clock_mono_ms()) <= 0) {
 		log_debug("%s: request not in within FCGI_IO_TIMEOUT_MS: "
@@ -229,25 +227,17 @@ more(int fd, int avail, long long deadline, int epfd, int *watched)
 		return -1;
 	}
 	ms = left > 0x7fffffff ? 0x7fffffff : (int)left;
-	if (avail == 0) {
-		if (poll(&pfd, 1, ms) == -1)
-			return errno == EINTR ? 0 : -1;
-		shut = (pfd.revents & (POLLRDHUP | POLLHUP | POLLERR)) != 0;
-	} else {
-		if (!*watched) {
-			memset(&ev, 0, sizeof(ev));
-			ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
-			ev.data.fd = fd;
-			if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
-				return -1;
-			*watched = 1;
-		}
-		if ((n = epoll_wait(epfd, &ev, 1, ms)) == -1)
-			return errno == EINTR ? 0 : -1;
-		shut = n == 1 &&
-		    (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+	if (!*watched) {
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLRDHUP | EPOLLET;
+		ev.data.fd = fd;
+		if (epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) == -1)
+			return -1;
+		*watched = 1;
 	}
-	if (!shut)
+	if ((n = epoll_wait(epfd, &ev, 1, ms)) == -1)
+		return errno == EINTR ? 0 : -1;
+	if (n == 0 || (ev.events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) == 0)
 		return 0;
 	return ioctl(fd, FIONREAD, &n) == -1 || n <= avail ? -1 : 1;
 }
@@ -276,12 +266,10 @@ look(int fd, long long deadline, unsigned char *buf, int epfd, int *watched)
 			return INTAKE_CLOSE;
 		if (avail > 0 && (size_t)avail >= need &&
 		    (n = recv(fd, buf, (size_t)avail > PRELUDE_MAX ?
-		    PRELUDE_MAX : (size_t)avail, MSG_PEEK | MSG_DONTWAIT)) <= 0) {
-			if (n == 0 || !first || errno != EAGAIN)
-				return INTAKE_CLOSE;
-			n = 0;		/* nothing in yet */
-		}
-		if (n > 0 || first)
+		    PRELUDE_MAX : (size_t)avail, MSG_PEEK | MSG_DONTWAIT)) <= 0)
+			return n == -1 && first && errno == EAGAIN ?
+			    INTAKE_EMPTY : INTAKE_CLOSE;
+		if (n > 0)
 			avail = (int)n;
 		if (n > 0 && (size_t)n >= need) {
 			switch (prelude_check(buf, (size_t)n, &p)) {

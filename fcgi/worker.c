@@ -14,8 +14,9 @@
  *
  * The main thread takes the signals.  SIGTERM (lighttpd's, or the daemon's
  * parent's), SIGINT and SIGUSR1 stop the process: threads waiting for a
- * connection are woken (SIGUSR2, which only they take), threads with a
- * request in hand finish it, within a grace of UPSTREAM_TIMEOUT_MS + 3 s.
+ * connection, or for the first byte of a request on one, are woken
+ * (SIGUSR2, which only they take), threads with a request in hand finish
+ * it, within a grace of UPSTREAM_TIMEOUT_MS + 3 s.
  * Once a second the main thread also writes out the access log's batch.
  */
 #define _GNU_SOURCE		/* accept4, pthread_timedjoin_np */
@@ -64,6 +65,8 @@ struct request_thread {
 	FCGX_Request		 req;
 	unsigned char		*peek;		/* PRELUDE_MAX, for intake */
 	int			 epfd;		/* an epoll set, for intake */
+	long long		 until;		/* the request's deadline (mono
+						   ms); 0: from its first byte */
 };
 
 struct worker {
@@ -198,6 +201,7 @@ drop(struct request_thread *t)
 {
 	(void)close(t->req.ipcFd);
 	t->req.ipcFd = -1;
+	t->until = 0;
 	t->req.keepConnection = 0;
 }
 
@@ -224,6 +228,7 @@ request_main(void *arg)
 	struct request		 r;
 	sigset_t		 wake;
 	long			 io_timeout_ms = t->w->cfg->io_timeout_ms;
+	long long		 left;
 
 	sigemptyset(&wake);
 	sigaddset(&wake, WAKE_SIGNAL);
@@ -237,12 +242,18 @@ request_main(void *arg)
 				(void)set_waiting(t, 0);
 				continue;
 			}
+			/* The request is due within the deadline of this. */
+			t->until = clock_mono_ms() + io_timeout_ms;
 		} else {
 			/*
-			 * A kept connection (FCGI_KEEP_CONN, nginx): waiting
-			 * (a stop may wake it) until its next request begins.
+			 * A kept connection (FCGI_KEEP_CONN, nginx) between
+			 * requests, or a new one that has sent nothing yet:
+			 * waiting (a stop may wake it) until a request begins.
 			 */
-			switch (intake_idle(t->req.ipcFd, io_timeout_ms)) {
+			left = t->until != 0 ? t->until - clock_mono_ms() :
+			    io_timeout_ms;
+			switch (left > 0 ? intake_idle(t->req.ipcFd, left) :
+			    0) {
 			case -1:
 				(void)set_waiting(t, 0);
 				continue;
@@ -251,14 +262,22 @@ request_main(void *arg)
 				drop(t);
 				continue;
 			}
+			if (t->until == 0)
+				t->until = clock_mono_ms() + io_timeout_ms;
 		}
 		/* A request has begun: it is served, even through a stop. */
 		(void)set_waiting(t, 0);
-		if (intake_prelude(t->req.ipcFd, clock_mono_ms() +
-		    io_timeout_ms, t->peek, t->epfd) != INTAKE_READY) {
+		switch (intake_prelude(t->req.ipcFd, t->until, t->peek,
+		    t->epfd)) {
+		case INTAKE_READY:
+			break;
+		case INTAKE_EMPTY:
+			continue;	/* nothing yet: wait as above */
+		default:
 			drop(t);
 			continue;
 		}
+		t->until = 0;	/* a kept connection's next: from its first byte */
 		/*
 		 * detached: libfcgi closes the connection at once, without
 		 * its lingering close (shutdown, then up to 2 s of reading
@@ -280,6 +299,12 @@ request_main(void *arg)
 			discard_input(t);
 		FCGX_Finish_r(&t->req);
 	}
+	/*
+	 * A connection still held has no request in it: closed at once, not
+	 * by libfcgi, which would wait up to 2 s for the client's EOF first.
+	 */
+	if (t->req.ipcFd >= 0)
+		drop(t);
 	FCGX_Free(&t->req, 1);
 	return NULL;
 }

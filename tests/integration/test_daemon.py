@@ -332,3 +332,27 @@ def test_a_frozen_worker_is_killed_after_the_grace_however_often_sigterm_comes(t
             d.kill()
             d.wait()
         d.logfile.close()
+
+
+def test_connections_that_sent_nothing_do_not_hold_up_a_stop(tmp_path, redis, upstream):
+    # A stop wakes the threads that wait for a connection and those whose
+    # connection has sent nothing yet; only a request that has begun is
+    # waited for (up to UPSTREAM_TIMEOUT_MS + 3 s, 8 s here).
+    d = start_daemon(tmp_path, redis, upstream, workers=1, FCGI_THREADS="4",
+                     UPSTREAM_TIMEOUT_MS="5000")
+    socks = [socket.create_connection(("127.0.0.1", d.port)) for _ in range(3)]
+    try:
+        time.sleep(0.3)         # each taken by a thread, which waits on it
+        start = time.monotonic()
+        d.send_signal(signal.SIGTERM)
+        assert d.wait(20) == 0
+        took = time.monotonic() - start
+    finally:
+        for s in socks:
+            s.close()
+        if d.poll() is None:
+            d.kill()
+            d.wait()
+        d.logfile.close()
+    assert took < 2.0, took
+    assert not log_lines(d, "still busy")
