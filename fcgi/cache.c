@@ -80,6 +80,12 @@ release_hit(struct cache *c)
 }
 
 void
+cache_release(struct cache *c)
+{
+	release_hit(c);
+}
+
+void
 cache_free(struct cache *c)
 {
 	if (c == NULL)

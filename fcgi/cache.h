@@ -56,6 +56,9 @@ enum err	 cache_get(struct cache *c, const char *key, size_t keylen,
 enum err	 cache_mget(struct cache *c, size_t n, const char *const *keys,
 		    const size_t *keylens, const char **vals, size_t *lens);
 
+/* Frees what the last cache_get or cache_mget kept, before a long wait. */
+void		 cache_release(struct cache *c);
+
 /*
  * SET key val PX ttl_ms, but only while lock still holds token (the fill
  * that fetched val still owns the key: no purge came in between).

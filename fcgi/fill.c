@@ -441,8 +441,11 @@ filled_meanwhile(struct fill *f, const struct fill_keys *k,
 	size_t		 vlen;
 
 	if (cache_mget(f->cache, 1, keys, lens, &val, &vlen) != ERR_OK ||
-	    !fresh_copy(val, vlen, counted, out))
+	    !fresh_copy(val, vlen, counted, out)) {
+		/* Not held through the fetch: it may be a big stale entry. */
+		cache_release(f->cache);
 		return 0;
+	}
 	if (cache_unlock(f->cache, k->lock, k->lock_len, token, tokenlen,
 	    NULL, 0) != ERR_OK)
 		give_up(f, k, token, tokenlen);
