@@ -25,7 +25,7 @@ breaker_allow(struct breaker *b, long long now_ms)
 	if (b->probing)
 		return 0;
 	b->probing = 1;
-	return 1;
+	return BREAKER_PROBE;
 }
 
 int
@@ -35,12 +35,14 @@ breaker_open(const struct breaker *b, long long now_ms)
 }
 
 void
-breaker_record(struct breaker *b, int ok, long long now_ms)
+breaker_record(struct breaker *b, int ok, int probe, long long now_ms)
 {
-	b->probing = 0;
+	if (probe)
+		b->probing = 0;
 	if (ok) {
 		b->failures = 0;
 		b->open_until = 0;
+		b->probing = 0;
 		return;
 	}
 	if (b->open_until != 0 || ++b->failures >= b->threshold) {

@@ -20,17 +20,24 @@ struct breaker {
 
 void	breaker_init(struct breaker *b, int threshold, long cooldown_ms);
 
+#define BREAKER_PROBE	2
+
 /*
- * 1: call the upstream (closed, or this is the probe), then record the
- * outcome; 0: open, or half-open with the probe still out.
+ * 1: call the upstream (closed), BREAKER_PROBE: call it as the probe
+ * (half-open), then record the outcome either way; 0: open, or half-open
+ * with the probe still out.
  */
 int	breaker_allow(struct breaker *b, long long now_ms);
 
 /* Open (or half-open with the probe out) at now_ms?  Asks, takes nothing. */
 int	breaker_open(const struct breaker *b, long long now_ms);
 
-/* Records the outcome of an allowed call. */
-void	breaker_record(struct breaker *b, int ok, long long now_ms);
+/*
+ * Records the outcome of an allowed call; probe: it was let through as the
+ * probe.  Only the probe's outcome lets another probe out: a call let
+ * through before the circuit opened may end while the probe is out.
+ */
+void	breaker_record(struct breaker *b, int ok, int probe, long long now_ms);
 
 /* Whole seconds (>= 1) until a probe is let through; for Retry-After. */
 long	breaker_retry_after(const struct breaker *b, long long now_ms);

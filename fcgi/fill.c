@@ -221,7 +221,7 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms,
 	upstream_done(f->upstream);
 	pthread_mutex_lock(&f->shared->mu);
 	breaker_record(&f->shared->breaker, err == ERR_OK ||
-	    err == ERR_NOT_FOUND, clock_mono_ms());
+	    err == ERR_NOT_FOUND, allowed == BREAKER_PROBE, clock_mono_ms());
 	pthread_mutex_unlock(&f->shared->mu);
 	metrics_upstream_outcome(err == ERR_OK || err == ERR_NOT_FOUND,
 	    clock_wall_ms());

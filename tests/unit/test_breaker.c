@@ -13,7 +13,7 @@
 enum op {
 	OP_END,
 	OP_ALLOW,	/* breaker_allow(now) == want */
-	OP_RECORD,	/* breaker_record(ok, now) */
+	OP_RECORD,	/* breaker_record(ok, probe, now) */
 	OP_RETRY	/* breaker_retry_after(now) == want */
 };
 
@@ -23,14 +23,18 @@ struct step {
 	long long	 now;
 	int		 ok;
 	long		 want;
+	int		 probe;
 };
 
+#define P		BREAKER_PROBE
 #define T0		1000000LL	/* any origin will do */
-#define ALLOW(t, w)	{ __LINE__, OP_ALLOW, T0 + (t), 0, w }
-#define FAIL(t)		{ __LINE__, OP_RECORD, T0 + (t), 0, 0 }
-#define OK(t)		{ __LINE__, OP_RECORD, T0 + (t), 1, 0 }
-#define RETRY(t, w)	{ __LINE__, OP_RETRY, T0 + (t), 0, w }
-#define END		{ 0, OP_END, 0, 0, 0 }
+#define ALLOW(t, w)	{ __LINE__, OP_ALLOW, T0 + (t), 0, w, 0 }
+#define FAIL(t)		{ __LINE__, OP_RECORD, T0 + (t), 0, 0, 0 }
+#define OK(t)		{ __LINE__, OP_RECORD, T0 + (t), 1, 0, 0 }
+#define PFAIL(t)	{ __LINE__, OP_RECORD, T0 + (t), 0, 0, 1 }	/* the probe's */
+#define POK(t)		{ __LINE__, OP_RECORD, T0 + (t), 1, 0, 1 }
+#define RETRY(t, w)	{ __LINE__, OP_RETRY, T0 + (t), 0, w, 0 }
+#define END		{ 0, OP_END, 0, 0, 0, 0 }
 
 #define STEPS_MAX	24
 
@@ -55,40 +59,54 @@ static const struct scenario scenarios[] = {
 		ALLOW(100000, 0),
 		ALLOW(100001, 0),
 		ALLOW(104999, 0),	/* until the cool-down is over */
-		ALLOW(105000, 1),	/* the probe */
+		ALLOW(105000, P),	/* the probe */
 		END } },
 	{ __LINE__, "a failed probe reopens for a full cool-down", 3, 5000, {
 		FAIL(0), FAIL(0), FAIL(0),
 		ALLOW(0, 0),
-		ALLOW(5000, 1),		/* the probe */
-		FAIL(6000),		/* one failure is enough */
+		ALLOW(5000, P),		/* the probe */
+		PFAIL(6000),		/* one failure is enough */
 		ALLOW(6000, 0),
 		ALLOW(10999, 0),	/* not from the first opening */
-		ALLOW(11000, 1),	/* the next probe */
-		FAIL(11000),
+		ALLOW(11000, P),	/* the next probe */
+		PFAIL(11000),
 		ALLOW(11001, 0),
 		ALLOW(15999, 0),
-		ALLOW(16000, 1),
+		ALLOW(16000, P),
 		END } },
 	{ __LINE__, "half-open: one probe at a time", 2, 1000, {
 		FAIL(0), FAIL(0),
-		ALLOW(1000, 1),		/* the probe */
+		ALLOW(1000, P),		/* the probe */
 		ALLOW(1000, 0),		/* another thread: not while it is out */
 		ALLOW(1500, 0),
-		OK(1600),
+		POK(1600),
 		ALLOW(1600, 1),		/* closed */
 		ALLOW(1600, 1),
 		FAIL(1700), FAIL(1700),
-		ALLOW(2700, 1),
+		ALLOW(2700, P),
 		ALLOW(2700, 0),
-		FAIL(2800),		/* the probe failed: open again */
+		PFAIL(2800),		/* the probe failed: open again */
 		ALLOW(3799, 0),
-		ALLOW(3800, 1),
+		ALLOW(3800, P),
+		END } },
+	{ __LINE__, "half-open: a call from before the opening ends", 2, 1000, {
+		ALLOW(0, 1),		/* let through while closed, still out */
+		FAIL(0), FAIL(0),	/* others fail: open until 1000 */
+		ALLOW(1000, P),		/* the probe */
+		FAIL(1100),		/* the early call fails: open again */
+		ALLOW(2100, 0),		/* the probe is still out: no second */
+		PFAIL(2200),		/* it fails: open until 3200 */
+		ALLOW(3199, 0),
+		ALLOW(3200, P),
+		OK(3300),		/* an early call succeeds: closed */
+		ALLOW(3300, 1),
+		POK(3400),
+		ALLOW(3400, 1),
 		END } },
 	{ __LINE__, "a good probe closes and resets the count", 3, 5000, {
 		FAIL(0), FAIL(0), FAIL(0),
-		ALLOW(5000, 1),
-		OK(5100),
+		ALLOW(5000, P),
+		POK(5100),
 		ALLOW(5100, 1),
 		FAIL(5200),
 		FAIL(5300),		/* 2 of 3: still closed */
@@ -96,7 +114,7 @@ static const struct scenario scenarios[] = {
 		FAIL(5400),		/* 3 of 3 */
 		ALLOW(5400, 0),
 		ALLOW(10399, 0),
-		ALLOW(10400, 1),
+		ALLOW(10400, P),
 		END } },
 	{ __LINE__, "a success resets the consecutive count", 3, 5000, {
 		FAIL(0), FAIL(1),
@@ -114,8 +132,8 @@ static const struct scenario scenarios[] = {
 		FAIL(0),
 		ALLOW(0, 0),
 		ALLOW(1999, 0),
-		ALLOW(2000, 1),
-		OK(2000),
+		ALLOW(2000, P),
+		POK(2000),
 		ALLOW(2000, 1),
 		FAIL(2001),
 		ALLOW(2001, 0),
@@ -133,8 +151,8 @@ static const struct scenario scenarios[] = {
 		RETRY(4999, 1),		/* 1 ms */
 		RETRY(5000, 1),		/* over: never 0 */
 		RETRY(9000, 1),
-		ALLOW(5000, 1),
-		FAIL(5000),		/* open until 10000 */
+		ALLOW(5000, P),
+		PFAIL(5000),		/* open until 10000 */
 		RETRY(5000, 5),
 		RETRY(9500, 1),
 		END } },
@@ -142,7 +160,7 @@ static const struct scenario scenarios[] = {
 		FAIL(0),
 		RETRY(0, 1),		/* 1 ms */
 		RETRY(1, 1),
-		ALLOW(1, 1),
+		ALLOW(1, P),
 		END } },
 	{ __LINE__, "Retry-After of 1500 ms", 1, 1500, {
 		FAIL(0),
@@ -160,7 +178,7 @@ static const struct scenario scenarios[] = {
 		RETRY(1, 3600),
 		RETRY(3599000, 1),
 		ALLOW(3599999, 0),
-		ALLOW(3600000, 1),
+		ALLOW(3600000, P),
 		END } },
 };
 
@@ -192,7 +210,7 @@ run(const struct scenario *sc)
 			got = breaker_allow(&b, st->now);
 			break;
 		case OP_RECORD:
-			breaker_record(&b, st->ok, st->now);
+			breaker_record(&b, st->ok, st->probe, st->now);
 			continue;
 		case OP_RETRY:
 			got = breaker_retry_after(&b, st->now);
@@ -232,8 +250,8 @@ test_breaker_from_zero(void **state)
 	breaker_init(&b, 2, 1000);
 	if (breaker_allow(&b, 0) != 1)
 		row_fail(__LINE__, "new breaker at 0: not allowed");
-	breaker_record(&b, 0, 0);
-	breaker_record(&b, 0, 0);
+	breaker_record(&b, 0, 0, 0);
+	breaker_record(&b, 0, 0, 0);
 	if (breaker_allow(&b, 0) != 0)
 		row_fail(__LINE__, "2 failures at 0: still allowed");
 	if (breaker_allow(&b, 999) != 0)
@@ -241,7 +259,7 @@ test_breaker_from_zero(void **state)
 	if (breaker_retry_after(&b, 0) != 1)
 		row_fail(__LINE__, "Retry-After at 0: %ld, want 1",
 		    breaker_retry_after(&b, 0));
-	if (breaker_allow(&b, 1000) != 1)
+	if (breaker_allow(&b, 1000) != BREAKER_PROBE)
 		row_fail(__LINE__, "at 1000: no probe");
 	done();
 }
