@@ -534,7 +534,7 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
     struct fill_out *out)
 {
 	char		token[FILL_TOKEN_MAX];
-	long long	start = clock_mono_ms();
+	long long	start = clock_mono_ms(), left;
 	enum err	err;
 	int		n;
 
@@ -571,9 +571,14 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 		out->err = ERR_CACHE_LOCKED;	/* FILL_TRY: someone else is on it */
 		return;
 	}
-	/* Redis failed in between: answer from the upstream alone. */
+	/*
+	 * Redis failed in between: answer from the upstream alone, with the
+	 * time left (the flight's waiters give up at UPSTREAM_TIMEOUT_MS +
+	 * LOCK_SLACK_MS from their start, at the latest from this one's).
+	 */
 	if (mode == FILL_WAIT) {
-		fetch(f, k, 0, NULL, 0, out);
+		left = start + f->cfg->upstream_timeout_ms - clock_mono_ms();
+		fetch(f, k, left > 0 ? (long)left : 1, NULL, 0, out);
 		out->bypassed = err;
 	} else
 		out->err = err;

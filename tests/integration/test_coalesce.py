@@ -175,3 +175,34 @@ def test_a_request_that_misses_as_a_fill_ends_does_not_fetch_again(make_service,
     fetched = {key: upstream.count(f"/todos/{key}") for key in keys}
     assert all(n == 1 for n in fetched.values()), \
         {k: n for k, n in fetched.items() if n != 1}
+
+
+def test_a_waiter_whose_redis_fails_late_still_answers_within_the_timeout(make_service,
+                                                                         upstream, redis):
+    # B waits for A's fill (A holds the lock, its upstream hangs); Redis
+    # freezes late in the wait.  B then asks the upstream itself, with the
+    # time it has left, not a whole UPSTREAM_TIMEOUT_MS more: nobody waits
+    # much past the timeout (the threads waiting on B's flight would give
+    # up first, at the timeout + 1 s).
+    env = dict(UPSTREAM_TIMEOUT_MS=1500, REDIS_TIMEOUT_MS=200, FCGI_PROCS=1)
+    a, b = make_service(**env), make_service(**env)
+    upstream.fault(path="/todos/12", mode="hang")
+    got = {}
+    ta = threading.Thread(target=lambda: got.update(a=a.get("/get_todos/12")))
+    ta.start()
+    wait_for(lambda: upstream.count("/todos/12") == 1, 5, "A's fill to reach the upstream")
+    start = time.monotonic()
+    tb = threading.Thread(target=lambda: got.update(b=b.get("/get_todos/12")))
+    tb.start()
+    time.sleep(1.0)
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        tb.join(10)
+        took = time.monotonic() - start
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+        ta.join(10)
+        upstream.reset()
+    assert got["b"].status in (502, 503, 504), got["b"]
+    assert got["b"].headers["content-type"] == "application/json"
+    assert took < 1.5 + 0.6, took
