@@ -51,6 +51,13 @@ breaker_record(struct breaker *b, int ok, int probe, long long now_ms)
 	}
 }
 
+void
+breaker_abstain(struct breaker *b, int probe)
+{
+	if (probe)
+		b->probing = 0;
+}
+
 long
 breaker_retry_after(const struct breaker *b, long long now_ms)
 {

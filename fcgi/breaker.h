@@ -39,6 +39,13 @@ int	breaker_open(const struct breaker *b, long long now_ms);
  */
 void	breaker_record(struct breaker *b, int ok, int probe, long long now_ms);
 
+/*
+ * An allowed call whose outcome says nothing of the upstream (it was given
+ * less than the full time, and ran out): no verdict; if it was the probe,
+ * another may go out.
+ */
+void	breaker_abstain(struct breaker *b, int probe);
+
 /* Whole seconds (>= 1) until a probe is let through; for Retry-After. */
 long	breaker_retry_after(const struct breaker *b, long long now_ms);
 

@@ -199,7 +199,7 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms,
 	size_t			 bodylen = 0, len;
 	long long		 keep_ms;
 	enum err		 err;
-	int			 allowed;
+	int			 allowed, cut;
 
 	pthread_mutex_lock(&f->shared->mu);
 	if (!(allowed = breaker_allow(&f->shared->breaker, clock_mono_ms())))
@@ -219,12 +219,24 @@ fetch(struct fill *f, const struct fill_keys *k, long timeout_ms,
 	    &bodylen)) != ERR_OK)
 		log_warn("%s: %s: %s", __func__, k->path, err_str(err));
 	upstream_done(f->upstream);
+	/*
+	 * A timeout within a budget cut short (a waiter's time left) says
+	 * nothing of the upstream's health: neither the breaker nor /health
+	 * counts it.
+	 */
+	cut = err == ERR_UPSTREAM_TIMEOUT && timeout_ms > 0 &&
+	    timeout_ms < cfg->upstream_timeout_ms;
 	pthread_mutex_lock(&f->shared->mu);
-	breaker_record(&f->shared->breaker, err == ERR_OK ||
-	    err == ERR_NOT_FOUND, allowed == BREAKER_PROBE, clock_mono_ms());
+	if (cut)
+		breaker_abstain(&f->shared->breaker, allowed == BREAKER_PROBE);
+	else
+		breaker_record(&f->shared->breaker, err == ERR_OK ||
+		    err == ERR_NOT_FOUND, allowed == BREAKER_PROBE,
+		    clock_mono_ms());
 	pthread_mutex_unlock(&f->shared->mu);
-	metrics_upstream_outcome(err == ERR_OK || err == ERR_NOT_FOUND,
-	    clock_wall_ms());
+	if (!cut)
+		metrics_upstream_outcome(err == ERR_OK ||
+		    err == ERR_NOT_FOUND, clock_wall_ms());
 	if (err != ERR_OK && err != ERR_NOT_FOUND) {
 		out->err = err;
 		return;
@@ -572,16 +584,20 @@ run(struct fill *f, const struct fill_keys *k, enum fill_mode mode,
 		return;
 	}
 	/*
-	 * Redis failed in between: answer from the upstream alone, with the
-	 * time left (the flight's waiters give up at UPSTREAM_TIMEOUT_MS +
-	 * LOCK_SLACK_MS from their start, at the latest from this one's).
+	 * Redis failed in between: answer from the upstream alone, done
+	 * half a LOCK_SLACK_MS before the flight's waiters give up
+	 * (UPSTREAM_TIMEOUT_MS + LOCK_SLACK_MS from their start, at the
+	 * latest from this one's).
 	 */
-	if (mode == FILL_WAIT) {
-		left = start + f->cfg->upstream_timeout_ms - clock_mono_ms();
-		fetch(f, k, left > 0 ? (long)left : 1, NULL, 0, out);
-		out->bypassed = err;
-	} else
+	if (mode != FILL_WAIT)
 		out->err = err;
+	else if ((left = start + f->cfg->upstream_timeout_ms +
+	    LOCK_SLACK_MS / 2 - clock_mono_ms()) <= 0)
+		out->err = ERR_WAIT_TIMEOUT;
+	else {
+		fetch(f, k, (long)left, NULL, 0, out);
+		out->bypassed = err;
+	}
 }
 
 /* The outcome a waiter of a flight gets: the leader's, as its own copy. */

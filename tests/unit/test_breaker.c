@@ -264,12 +264,41 @@ test_breaker_from_zero(void **state)
 	done();
 }
 
+/* A call with no verdict (its time cut short) frees the probe's place only. */
+static void
+test_breaker_abstain(void **state)
+{
+	struct breaker	b;
+
+	(void)state;
+	breaker_init(&b, 1, 1000);
+	breaker_record(&b, 0, 0, 0);		/* open until 1000 */
+	breaker_abstain(&b, 0);			/* an early call: nothing */
+	if (breaker_allow(&b, 999) != 0)
+		row_fail(__LINE__, "at 999: allowed after a non-probe abstained");
+	if (breaker_allow(&b, 1000) != BREAKER_PROBE)
+		row_fail(__LINE__, "at 1000: no probe");
+	if (breaker_allow(&b, 1000) != 0)
+		row_fail(__LINE__, "at 1000: a second probe");
+	breaker_abstain(&b, 1);			/* the probe: no verdict */
+	if (b.open_until != 1000 || b.failures != 0)
+		row_fail(__LINE__, "abstaining changed the state: open_until "
+		    "%lld, failures %d", b.open_until, b.failures);
+	if (breaker_allow(&b, 1001) != BREAKER_PROBE)
+		row_fail(__LINE__, "at 1001: no new probe after one abstained");
+	breaker_record(&b, 1, 1, 1100);
+	if (breaker_allow(&b, 1100) != 1)
+		row_fail(__LINE__, "at 1100: not closed by the probe's success");
+	done();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup(test_breaker, reset),
 		cmocka_unit_test_setup(test_breaker_from_zero, reset),
+		cmocka_unit_test_setup(test_breaker_abstain, reset),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
