@@ -224,7 +224,7 @@ def test_a_redis_stall_late_in_a_wait_is_not_an_upstream_failure(make_service, u
                for i in range(21, 26)]
     for t in threads:
         t.start()
-    time.sleep(0.9)
+    time.sleep(0.8)
     redis.proc.send_signal(signal.SIGSTOP)
     try:
         for t in threads:
@@ -235,3 +235,32 @@ def test_a_redis_stall_late_in_a_wait_is_not_an_upstream_failure(make_service, u
     assert all(got[i].json() == TODOS[i - 1] for i in range(21, 26))
     r = s.get("/get_todos/29")
     assert r.status == 200 and r.json() == TODOS[28], r
+
+
+def test_a_fetch_cut_short_that_runs_out_is_not_an_upstream_failure(make_service, upstream,
+                                                                   redis):
+    # The same stall with an upstream slower than the time left: the
+    # waiters' own fetches run out (504), but they had less than
+    # UPSTREAM_TIMEOUT_MS, so the breaker (1 failure opens it) does not
+    # count them and the next request is asked of the upstream.
+    s = make_service(UPSTREAM_TIMEOUT_MS=1000, REDIS_TIMEOUT_MS=250, FCGI_PROCS=1,
+                     CIRCUIT_FAILURES=1, CIRCUIT_COOLDOWN_MS=30000, CACHE_PREFIX="cut:")
+    upstream.fault(path="*", mode="delay", delay_ms=800)
+    for i in range(31, 34):
+        redis.cli("SET", f"cut:lock:/todos/{i}", "someone-else", "PX", "20000")
+    got = {}
+    threads = [threading.Thread(target=lambda i=i: got.update({i: s.get(f"/get_todos/{i}")}))
+               for i in range(31, 34)]
+    for t in threads:
+        t.start()
+    time.sleep(0.8)
+    redis.proc.send_signal(signal.SIGSTOP)
+    try:
+        for t in threads:
+            t.join(10)
+    finally:
+        redis.proc.send_signal(signal.SIGCONT)
+    assert [got[i].status for i in range(31, 34)] == [504] * 3, got
+    upstream.reset()
+    r = s.get("/get_todos/39")
+    assert r.status == 200 and r.json() == TODOS[38], r

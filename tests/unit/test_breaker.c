@@ -280,6 +280,10 @@ test_breaker_abstain(void **state)
 		row_fail(__LINE__, "at 1000: no probe");
 	if (breaker_allow(&b, 1000) != 0)
 		row_fail(__LINE__, "at 1000: a second probe");
+	breaker_abstain(&b, 0);			/* an early call ends */
+	if (breaker_allow(&b, 1000) != 0)
+		row_fail(__LINE__, "at 1000: a second probe after an early "
+		    "call abstained");
 	breaker_abstain(&b, 1);			/* the probe: no verdict */
 	if (b.open_until != 1000 || b.failures != 0)
 		row_fail(__LINE__, "abstaining changed the state: open_until "
