@@ -19,6 +19,7 @@ import bisect
 import collections
 import http.client
 import json
+import multiprocessing
 import os
 import random
 import re
@@ -53,10 +54,16 @@ RESTART_GRACE = 2.5
 # A responder's anonymous memory may grow by less than RSS_LIMIT_KB, plus
 # RSS_THREAD_KB for each of its threads: a thread's stack pages and
 # per-thread state (resolver, TLS, Redis reconnects) are first touched
-# when a fault first sends it down a new path, after the baseline.
+# when a fault first sends it down a new path, after the baseline; and a
+# thread keeps the buffers its largest answer grew (the 18 KB list: the
+# upstream body, the Redis reply, the compacted copy) once it first
+# handles the list, which in a 15 s run some threads do only late.  With
+# 48 KB, growths of 2,876-3,068 kB were seen against a 2,944 kB limit, on
+# builds with and without the gzip thread.  The gzip thread counts too.
 RSS_LIMIT_KB = 1024
-RSS_THREAD_KB = 48
+RSS_THREAD_KB = 56
 THREADS_DEFAULT = {"FCGI_THREADS": 32, "BACKGROUND_THREADS": 8}
+GZIP_THREADS = 1
 
 # CACHE_TTL is short so that every entry expires and is refreshed many
 # times in a run, in every phase; STALE_WHILE_REVALIDATE is long enough for
@@ -80,6 +87,13 @@ SLOW_DELAY_MS = 700                     # + latency, well under the 2000 ms time
 # must have a p99 under this, over at least HIT_MIN_SAMPLES of them.
 HIT_P99_LIMIT_MS = 20.0
 HIT_MIN_SAMPLES = 200
+# On a virtual machine whose host takes this much of its CPU time in the
+# slow phase (/proc/stat's steal; 5% in a quiet soak here), the latency
+# limit is not judged, and says so: the client, the service and the
+# upstream share two cores, and what the host takes from them shows in
+# every latency (a CI run whose clients fell to 1,000 req/s of 1,200 saw
+# hits p99 75 ms outside the slow phase as well as 45 ms in it).
+STEAL_LIMIT = 0.20
 DEFAULT_RATE = 1200                     # requests/s over all connections
 
 
@@ -110,7 +124,7 @@ def anon_rss_kb(pid):
 
 
 def rss_limit_kb(env):
-    threads = sum(int(env.get(k, v)) for k, v in THREADS_DEFAULT.items())
+    threads = sum(int(env.get(k, v)) for k, v in THREADS_DEFAULT.items()) + GZIP_THREADS
     return RSS_LIMIT_KB + RSS_THREAD_KB * threads
 
 
@@ -332,6 +346,76 @@ def load_worker(port, timeout, seed, stop, start_mono, out, interval):
         out.extend(results)
 
 
+# The connections are spread over this many client processes: in one, a
+# burst of answers arriving together (the slow fetches the slow phase
+# starts, all ending 700 ms later) queued every thread behind one GIL, and
+# the hits of that moment were measured 20-60 ms late on a busy machine.
+CLIENT_PROCS = 4
+
+
+def client_process(port, timeout, seeds, stop_evt, start_mono, interval, conn):
+    """The connections of one client process (seeds: one per connection);
+    sends (results, threads still waiting) through conn once stop_evt is
+    set, or ends if the soak's process is gone."""
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)    # the soak's process handles it
+    sys.setswitchinterval(0.0005)
+    parent = os.getppid()
+    stop = threading.Event()
+    results = []
+    threads = [threading.Thread(target=load_worker, daemon=True,
+                                args=(port, timeout, seed, stop, start_mono, results, interval))
+               for seed in seeds]
+    for t in threads:
+        t.start()
+    while not stop_evt.wait(0.5):
+        if os.getppid() != parent:
+            os._exit(1)
+    stop.set()
+    deadline = time.monotonic() + timeout + 10
+    for t in threads:
+        t.join(max(0.0, deadline - time.monotonic()))
+    conn.send((results, sum(1 for t in threads if t.is_alive())))
+    conn.close()
+    os._exit(0)         # threads still waiting are dropped with the process
+
+
+class Clients:
+    """The soak's connections, one thread each, over CLIENT_PROCS processes."""
+
+    def __init__(self, n, port, timeout, seed, start_mono, interval):
+        ctx = multiprocessing.get_context("fork")
+        self.stop_evt = ctx.Event()
+        self.procs = []
+        for p in range(min(CLIENT_PROCS, n)):
+            r, w = ctx.Pipe(duplex=False)
+            proc = ctx.Process(target=client_process, daemon=True,
+                               args=(port, timeout, [seed + i for i in range(p, n, CLIENT_PROCS)],
+                                     self.stop_evt, start_mono, interval, w))
+            proc.start()
+            w.close()
+            self.procs.append((proc, r))
+
+    def stop(self):
+        self.stop_evt.set()
+
+    def collect(self, deadline):
+        """(every answer, the number of connections still waiting)."""
+        self.stop()
+        results, waiting = [], 0
+        for proc, r in self.procs:
+            if r.poll(max(0.0, deadline - time.monotonic())):
+                got, still = r.recv()
+                results.extend(got)
+                waiting += still
+            else:
+                waiting += 1
+                proc.kill()
+            proc.join(5)
+            r.close()
+        return results, waiting
+
+
 # A process apart from everything under test that sleeps 2 ms at a time and
 # prints, on its monotonic clock, when it was held up much longer: the
 # machine itself stalled (other work on the cores).  Reported beside the
@@ -390,8 +474,30 @@ class UpstreamTally:
         self.upstream.reset()
 
 
+def cpu_ticks():
+    """(steal, total) ticks of all CPUs from /proc/stat: steal is the time
+    a virtual machine's CPUs were ready to run but the host ran something
+    else."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:9]]
+    return fields[7], sum(fields)
+
+
+def steal_between(series, a, b):
+    """The fraction of CPU time stolen from the machine between a and b
+    (seconds of the run), from Monitor.cpu; None if not known."""
+    inside = [(t, s, n) for t, s, n in series if a <= t <= b]
+    before = [x for x in series if x[0] < a]
+    if before:
+        inside.insert(0, before[-1])
+    if len(inside) < 2 or inside[-1][2] == inside[0][2]:
+        return None
+    return (inside[-1][1] - inside[0][1]) / (inside[-1][2] - inside[0][2])
+
+
 class Monitor(threading.Thread):
-    """Samples the responders every 0.25 s: PID set changes, RSS peaks."""
+    """Samples the responders every 0.25 s: PID set changes, RSS peaks;
+    and the machine's stolen CPU time."""
 
     def __init__(self, service, start_mono):
         super().__init__(daemon=True)
@@ -400,10 +506,12 @@ class Monitor(threading.Thread):
         self.changes = []           # (t, old pids, new pids)
         self.peak = {}
         self.series = []            # (t, {pid: anon RSS kB})
+        self.cpu = []               # (t, steal ticks, total ticks)
         self.pids = None
 
     def run(self):
         while not self.stop_event.wait(0.25):
+            self.cpu.append((time.monotonic() - self.start_mono, *cpu_ticks()))
             try:
                 pids = self.service.responder_pids()
             except (FileNotFoundError, ValueError):
@@ -564,7 +672,7 @@ def key_path(key):
     return "/todos" if key == "list" else f"/todos/{key}"
 
 
-def slow_hits(results, phases, stalls):
+def slow_hits(results, phases, stalls, cpu=()):
     """The slow phase's answers, sorted out: hits (is_hit) and the answers
     that waited for the upstream.  None without a slow phase."""
     span = phases.span("upstream-slow")
@@ -588,6 +696,7 @@ def slow_hits(results, phases, stalls):
                 default=None)
     stalled = [b - a for a, b in stalls if a < span[1] and b > span[0]]
     return {"span": span, "answers": len(rs), "hits": len(lat), "stale": stale,
+            "steal": steal_between(cpu, a, b),
             "stalls": len(stalled), "longest_stall": max(stalled, default=0),
             "p50": percentile(lat, 50), "p99": percentile(lat, 99),
             "max": lat[-1] if lat else float("nan"),
@@ -713,6 +822,10 @@ def report_expiry(fresh, slow, args):
               f"{fmt_ms(slow['max'])} ms, {slow['over']} over {HIT_P99_LIMIT_MS:g} ms "
               f"({verdict})"
               + (f"; worst second t={w[1]}s: p99 {fmt_ms(w[0])} ms of {w[2]}" if w else ""))
+        if slow["steal"] is not None:
+            print(f"  the machine's CPU time stolen by its host in the phase: "
+                  f"{slow['steal']:.1%} (the latency limit is not judged from "
+                  f"{STEAL_LIMIT:.0%} on)")
         if slow["stalls"]:
             print(f"  the machine stalled {slow['stalls']} times in the phase, up to "
                   f"{fmt_ms(slow['longest_stall'])} ms (a process apart slept 2 ms and woke "
@@ -958,18 +1071,11 @@ def run(args, tmp, h):
 
     probe = h["probe"] = StallProbe()
     start = time.monotonic()
+    clients = Clients(args.connections, service.port, args.request_timeout, args.seed, start,
+                      args.connections / args.rate if args.rate else 0)
     monitor = Monitor(service, start)
     monitor.pids = pids0
     monitor.start()
-    stop = threading.Event()
-    results = []
-    workers = [threading.Thread(target=load_worker, daemon=True,
-                                args=(service.port, args.request_timeout, args.seed + i, stop,
-                                      start, results,
-                                      args.connections / args.rate if args.rate else 0))
-               for i in range(args.connections)]
-    for w in workers:
-        w.start()
     phases.begin("warmup", 0.0)
     rss = {}
     marks_t = {}        # when the slow phase began (its upstream count's mark)
@@ -1019,13 +1125,11 @@ def run(args, tmp, h):
         if delay > 0:
             time.sleep(delay)
     except BaseException:
-        stop.set()      # interrupted: the clients are daemon threads, not waited for
+        clients.stop()  # interrupted: the client processes end, not waited for
         raise
-    stop.set()
+    clients.stop()
     t_stop = time.monotonic() - start
-    deadline = time.monotonic() + args.request_timeout + 10
-    for w in workers:
-        w.join(max(0.0, deadline - time.monotonic()))
+    results, waiting = clients.collect(time.monotonic() + args.request_timeout + 15)
     elapsed = time.monotonic() - start
     phases.close_all(elapsed)
     monitor.stop_event.set()
@@ -1036,14 +1140,13 @@ def run(args, tmp, h):
     pids1 = service.responder_pids()
     for pid in pids1:
         rss[("end", pid)] = anon_rss_kb(pid)
-    alive = [w for w in workers if w.is_alive()]
-    if alive:
-        problems.append(f"{len(alive)} client threads still waiting after the run")
+    if waiting:
+        problems.append(f"{waiting} client connections still waiting after the run")
     results.sort(key=lambda r: r.t0)
     retries = sum(1 for r in results if r.retried)
 
     failures, counts = analyse(results, phases)
-    slow = slow_hits(results, phases, stalls)
+    slow = slow_hits(results, phases, stalls, monitor.cpu)
     fresh = refreshes(results, tally, marks_t, env, t_stop)
     with open(os.path.join(tmp, "answers.tsv"), "w") as f:
         # t0 and t1 count from this CLOCK_MONOTONIC time (s), the clock of
@@ -1079,6 +1182,12 @@ def run(args, tmp, h):
             problems.append(f"slow phase: only {slow['hits']} hits among {slow['answers']} "
                             f"answers, fewer than the {HIT_MIN_SAMPLES} needed to judge their "
                             f"p99 (their p99: {fmt_ms(slow['p99'])} ms; requests were held up)")
+        elif slow["p99"] * 1000 >= HIT_P99_LIMIT_MS and \
+                slow["steal"] is not None and slow["steal"] >= STEAL_LIMIT:
+            log(f"slow phase: p99 of hits {fmt_ms(slow['p99'])} ms NOT JUDGED: the host "
+                f"took {slow['steal']:.0%} of this machine's CPU time in the phase "
+                f"(from {STEAL_LIMIT:.0%} on the latencies measure the host, not the "
+                f"service)")
         elif slow["p99"] * 1000 >= HIT_P99_LIMIT_MS:
             problems.append(f"slow phase: p99 of hits {fmt_ms(slow['p99'])} ms, limit "
                             f"{HIT_P99_LIMIT_MS:g} ms ({slow['over']} of {slow['hits']} hits took "
