@@ -146,6 +146,27 @@ def kill_leftovers(procs, grace=5):
             pass
 
 
+def started_in(rundir):
+    """(pid, start time) of what a run script started, from the PID files in
+    its RUNDIR, and of their children (the responders)."""
+    procs = []
+    try:
+        names = [n for n in os.listdir(rundir) if n.endswith(".pid")]
+    except FileNotFoundError:
+        names = []
+    for name in names:
+        try:
+            with open(os.path.join(rundir, name)) as f:
+                pid = int(f.read())
+        except (OSError, ValueError):
+            continue
+        for p in [pid, *children(pid)]:
+            t = started_at(p)
+            if t is not None:
+                procs.append((p, t))
+    return procs
+
+
 class Response:
     def __init__(self, status, headers, body):
         self.status = status
@@ -386,22 +407,7 @@ class Service:
     def started(self):
         """(pid, start time) of what the script started, from the PID files
         in RUNDIR, and of their children (the responders)."""
-        procs = []
-        try:
-            names = [n for n in os.listdir(self.rundir) if n.endswith(".pid")]
-        except FileNotFoundError:
-            names = []
-        for name in names:
-            try:
-                with open(os.path.join(self.rundir, name)) as f:
-                    pid = int(f.read())
-            except (OSError, ValueError):
-                continue
-            for p in [pid, *children(pid)]:
-                t = started_at(p)
-                if t is not None:
-                    procs.append((p, t))
-        return procs
+        return started_in(self.rundir)
 
     @property
     def rundir(self):

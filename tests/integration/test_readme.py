@@ -42,7 +42,8 @@ import subprocess
 
 import pytest
 
-from harness import RESPONDER, RUN, TOP, free_port, stop_process, tcp_accepts, wait_for
+from harness import (RESPONDER, RUN, TOP, free_port, kill_leftovers, started_in, stop_process,
+                     tcp_accepts, wait_for)
 
 README = os.path.join(TOP, "README.md")
 SERVER = re.compile(r"^\$ ((?:[A-Z_][A-Z0-9_]*=\S+ )*)make (demo|run)\b")
@@ -122,11 +123,15 @@ class Demo:
             assert self.proc.poll() is None, open(self.log).read()
             return tcp_accepts(self.port)
         wait_for(up, 20, "the demo to listen")
+        wait_for(lambda: "starting on" in open(self.log).read(), 20, "the demo to start")
+        self.tree = started_in(self.env["RUNDIR"])
         return self
 
     def __exit__(self, *exc):
         stop_process(self.proc)
         self.logf.close()
+        # Nothing it started outlives the test, as for the harness's Service.
+        kill_leftovers(self.tree)
 
 
 def split_answer(lines):
