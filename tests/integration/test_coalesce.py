@@ -208,20 +208,19 @@ def test_a_waiter_whose_redis_fails_late_still_answers_within_the_timeout(make_s
     assert took < 1.5 + 0.5 + 0.3, took
 
 
-def test_a_redis_stall_late_in_a_wait_is_not_an_upstream_failure(make_service, upstream,
-                                                                redis):
-    # Waiters whose Redis stalls near the end of their wait ask the
-    # upstream themselves, with time enough to get its answer; and a fetch
-    # given less than the full time that runs out is not counted against
-    # the upstream, so the breaker (1 failure opens it here) stays closed.
+def stalled_waiters(make_service, upstream, redis, prefix, ids, delay_ms):
+    """A responder whose breaker opens on 1 failure, requests for ids that
+    wait for a lock held by nobody it knows, the upstream answering in
+    delay_ms, and Redis frozen 0.8 s into their 1 s wait: (the service,
+    {id: answer})."""
     s = make_service(UPSTREAM_TIMEOUT_MS=1000, REDIS_TIMEOUT_MS=250, FCGI_PROCS=1,
-                     CIRCUIT_FAILURES=1, CIRCUIT_COOLDOWN_MS=30000, CACHE_PREFIX="stall:")
-    upstream.fault(path="*", mode="delay", delay_ms=30)
-    for i in range(21, 26):
-        redis.cli("SET", f"stall:lock:/todos/{i}", "someone-else", "PX", "20000")
+                     CIRCUIT_FAILURES=1, CIRCUIT_COOLDOWN_MS=30000, CACHE_PREFIX=prefix)
+    upstream.fault(path="*", mode="delay", delay_ms=delay_ms)
+    for i in ids:
+        redis.cli("SET", f"{prefix}lock:/todos/{i}", "someone-else", "PX", "20000")
     got = {}
     threads = [threading.Thread(target=lambda i=i: got.update({i: s.get(f"/get_todos/{i}")}))
-               for i in range(21, 26)]
+               for i in ids]
     for t in threads:
         t.start()
     time.sleep(0.8)
@@ -231,8 +230,19 @@ def test_a_redis_stall_late_in_a_wait_is_not_an_upstream_failure(make_service, u
             t.join(10)
     finally:
         redis.proc.send_signal(signal.SIGCONT)
-    assert [got[i].status for i in range(21, 26)] == [200] * 5, got
-    assert all(got[i].json() == TODOS[i - 1] for i in range(21, 26))
+    return s, got
+
+
+def test_a_redis_stall_late_in_a_wait_is_not_an_upstream_failure(make_service, upstream,
+                                                                redis):
+    # Waiters whose Redis stalls near the end of their wait ask the
+    # upstream themselves, with time enough to get its answer; and a fetch
+    # given less than the full time that runs out is not counted against
+    # the upstream, so the breaker (1 failure opens it here) stays closed.
+    ids = range(21, 26)
+    s, got = stalled_waiters(make_service, upstream, redis, "stall:", ids, 30)
+    assert [got[i].status for i in ids] == [200] * 5, got
+    assert all(got[i].json() == TODOS[i - 1] for i in ids)
     r = s.get("/get_todos/29")
     assert r.status == 200 and r.json() == TODOS[28], r
 
@@ -243,24 +253,9 @@ def test_a_fetch_cut_short_that_runs_out_is_not_an_upstream_failure(make_service
     # waiters' own fetches run out (504), but they had less than
     # UPSTREAM_TIMEOUT_MS, so the breaker (1 failure opens it) does not
     # count them and the next request is asked of the upstream.
-    s = make_service(UPSTREAM_TIMEOUT_MS=1000, REDIS_TIMEOUT_MS=250, FCGI_PROCS=1,
-                     CIRCUIT_FAILURES=1, CIRCUIT_COOLDOWN_MS=30000, CACHE_PREFIX="cut:")
-    upstream.fault(path="*", mode="delay", delay_ms=800)
-    for i in range(31, 34):
-        redis.cli("SET", f"cut:lock:/todos/{i}", "someone-else", "PX", "20000")
-    got = {}
-    threads = [threading.Thread(target=lambda i=i: got.update({i: s.get(f"/get_todos/{i}")}))
-               for i in range(31, 34)]
-    for t in threads:
-        t.start()
-    time.sleep(0.8)
-    redis.proc.send_signal(signal.SIGSTOP)
-    try:
-        for t in threads:
-            t.join(10)
-    finally:
-        redis.proc.send_signal(signal.SIGCONT)
-    assert [got[i].status for i in range(31, 34)] == [504] * 3, got
+    ids = range(31, 34)
+    s, got = stalled_waiters(make_service, upstream, redis, "cut:", ids, 800)
+    assert [got[i].status for i in ids] == [504] * 3, got
     upstream.reset()
     r = s.get("/get_todos/39")
     assert r.status == 200 and r.json() == TODOS[38], r
