@@ -71,12 +71,8 @@ run_job(struct background *bg, struct fill *f, const struct queue_job *job)
 	    out.err != ERR_CACHE_LOCKED && out.err != ERR_CIRCUIT_OPEN)
 		log_warn("%s: refreshing %s: %s", __func__, k.path,
 		    err_str(out.err));
-	if (out.stored && out.e.status == 200 && out.e.gz == NULL &&
-	    out.e.body_len >= GZIP_MIN_BYTES) {
-		/* Taken, queued or dropped. */
-		(void)background_compress(bg, &k, out.mem, out.mem_len);
-		out.mem = NULL;
-	}
+	if (out.stored)
+		(void)background_compress(bg, &k, &out);
 	fill_out_free(&out);
 }
 
@@ -231,14 +227,16 @@ background_refresh(struct background *bg, const struct fill_keys *k)
 
 int
 background_compress(struct background *bg, const struct fill_keys *k,
-    char *stored, size_t len)
+    struct fill_out *out)
 {
-	if (bg == NULL) {
-		free(stored);
+	char	*stored = out->mem;
+
+	if (bg == NULL || out->e.status != 200 || out->e.gz != NULL ||
+	    out->e.body_len < GZIP_MIN_BYTES)
 		return -1;
-	}
+	out->mem = NULL;	/* the queue's now, queued or dropped */
 	return queue_push(bg->compress.queue, JOB_COMPRESS, k->path, stored,
-	    len);
+	    out->mem_len);
 }
 
 /* Runs every job waiting in p in the caller's thread, with f. */

@@ -44,12 +44,13 @@ int			 background_refresh(struct background *,
 			    const struct fill_keys *k);
 
 /*
- * Queues the gzip form of the entry stored[len] just written for k;
- * takes stored (a malloc'd copy), dropped or not.  0 queued, -1 dropped.
+ * Queues the gzip form of the entry a fill just stored for k (out->stored),
+ * if it is worth one (a 200 without one, GZIP_MIN_BYTES or more): takes
+ * out->mem, the entry as encoded, queued or dropped (out->e no longer
+ * valid then).  0 queued, -1 not.
  */
 int			 background_compress(struct background *,
-			    const struct fill_keys *k, char *stored,
-			    size_t len);
+			    const struct fill_keys *k, struct fill_out *out);
 
 /* Runs every waiting job in the caller's thread, with f (CGI). */
 void			 background_drain(struct background *,

@@ -203,20 +203,6 @@ fail(struct serve *s, struct request *req, const struct route *r,
 	sent_error(s, req, out->err, &rep, r->head);
 }
 
-/* The gzip form of what this request stored is made in the background. */
-static void
-later_compress(struct serve *s, const struct fill_keys *k,
-    struct fill_out *out)
-{
-	if (out->e.status != 200 || out->e.gz != NULL ||
-	    out->e.body_len < GZIP_MIN_BYTES)
-		return;
-	/* Taken: out no longer owns it (its answer is already sent). */
-	(void)background_compress(s->sh->background, k, out->mem,
-	    out->mem_len);
-	out->mem = NULL;
-}
-
 static void
 serve_get(struct serve *s, struct request *req, const struct route *r,
     const struct fill_keys *k)
@@ -301,7 +287,9 @@ serve_get(struct serve *s, struct request *req, const struct route *r,
 		    got != ERR_OK ? "BYPASS" : out.collapsed ? "HIT" : "MISS",
 		    &cs);
 		if (out.stored)
-			later_compress(s, k, &out);
+			/* Its answer is sent: the entry can go. */
+			(void)background_compress(s->sh->background, k,
+			    &out);
 	} else if (have_stale) {
 		cs.fwd = "stale";
 		cs.fwd_status = out.fwd_status;
